@@ -1,0 +1,173 @@
+"""HTTP access to the Backstory API: bearer auth, retries, and errors with context."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+import requests
+
+from tap_backstory_contacts.auth import TOKEN_PATH, TokenProvider
+from tap_backstory_contacts.errors import ApiError, TapBackstoryError
+from tap_backstory_contacts.retry import (
+    RetryPolicy,
+    TransientError,
+    call_with_retries,
+    parse_retry_after,
+)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+CONNECT_TIMEOUT_SECONDS = 15.0
+READ_TIMEOUT_SECONDS = 300.0
+USER_AGENT = "tap-backstory-contacts"
+
+
+def server_message(response: requests.Response) -> str:
+    """The server's error text, from either documented envelope or plain text."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:500] or response.reason or "no message"
+    if isinstance(body, dict):
+        parts = [str(body[key]) for key in ("error", "code", "message") if body.get(key)]
+        if parts:
+            return ": ".join(parts)
+    return str(body)[:500]
+
+
+class BackstoryClient:
+    """One per sync; safe to share between download threads (a session per thread)."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        client_id: str,
+        client_secret: str,
+        policy: RetryPolicy,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.policy = policy
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+        self.auth = TokenProvider(
+            fetch=self._post_token_form,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+    def close(self) -> None:
+        """Close every thread's session."""
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
+    def get_json(self, path: str, *, what: str) -> dict[str, t.Any]:
+        """GET ``path`` and return its JSON object."""
+        with self.request("GET", path, what=what) as response:
+            return _json_object(response, what)
+
+    def post_json(self, path: str, body: dict[str, t.Any], *, what: str) -> dict[str, t.Any]:
+        """POST ``body`` as JSON to ``path`` and return the JSON object answered."""
+        with self.request("POST", path, json=body, what=what) as response:
+            return _json_object(response, what)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: dict[str, t.Any] | None = None,
+        params: dict[str, t.Any] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send an authenticated request, retrying transient failures.
+
+        Returns a 2xx response (the caller closes it when ``stream``); raises ``ApiError``
+        for other statuses after one token renewal on 401.
+        """
+        renewed = False
+
+        def attempt() -> requests.Response:
+            nonlocal renewed
+            token = self.auth.token()
+            response = self._send(
+                method,
+                path,
+                json=json,
+                params=params,
+                stream=stream,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if response.status_code == 401 and not renewed:
+                response.close()
+                self.auth.invalidate(token)
+                renewed = True
+                raise TransientError("HTTP 401, token renewed", retry_after=0.0)
+            if response.status_code >= 300:
+                message = server_message(response)
+                response.close()
+                raise ApiError(what, response.status_code, message)
+            return response
+
+        return call_with_retries(attempt, what=what, policy=self.policy)
+
+    def _post_token_form(self, form: dict[str, str]) -> requests.Response:
+        def attempt() -> requests.Response:
+            response = self._send("POST", TOKEN_PATH, data=form)
+            # Read the small body now so the connection is released back to the pool.
+            _ = response.content
+            return response
+
+        return call_with_retries(attempt, what="Token request", policy=self.policy)
+
+    def _send(self, method: str, path: str, **kwargs: t.Any) -> requests.Response:
+        """One HTTP exchange; transient failures become ``TransientError``."""
+        try:
+            response = self._session().request(
+                method,
+                f"{self.api_url}{path}",
+                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                **kwargs,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from exc
+        if response.status_code in RETRYABLE_STATUSES:
+            reason = f"HTTP {response.status_code}: {server_message(response)}"
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise TransientError(reason, retry_after=retry_after)
+        return response
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+
+def _json_object(response: requests.Response, what: str) -> dict[str, t.Any]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise TapBackstoryError(
+            f"{what}: the API answered HTTP {response.status_code} with a body that is not "
+            f"JSON: {response.text[:200]!r}"
+        ) from exc
+    if not isinstance(body, dict):
+        raise TapBackstoryError(f"{what}: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "…"

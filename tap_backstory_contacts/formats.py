@@ -1,0 +1,242 @@
+"""Streaming record readers for fragment files: JSON (array, lines, wrapper), CSV, gzip."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import json
+import typing as t
+
+import orjson
+
+from tap_backstory_contacts.errors import DataFormatError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_CHARS = 1 << 20
+# The longest first line still taken for a JSON Lines record (larger means one-line wrapper).
+SNIFF_BYTES = 1 << 16
+# Keys under which a wrapper object may hold the records array.
+WRAPPER_KEYS = ("data", "records", "results", "contacts", "items")
+_WHITESPACE = " \t\r\n"
+
+
+@contextlib.contextmanager
+def open_binary(path: Path) -> Iterator[t.BinaryIO]:
+    """Open a spooled fragment, transparently gunzipping it when it starts with gzip magic."""
+    with path.open("rb") as raw:
+        if raw.read(2) == GZIP_MAGIC:
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield t.cast("t.BinaryIO", unzipped)
+        else:
+            raw.seek(0)
+            yield raw
+
+
+def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
+    """Records from a JSON array, JSON Lines, or an object wrapping the records array."""
+    buffered = io.BufferedReader(t.cast("t.Any", stream), buffer_size=CHUNK_CHARS)
+    head = _guarded(where, lambda: buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+    first = head.lstrip()[:1]
+    if not first:
+        return
+    if first == b"[":
+        yield from _JsonScanner(buffered, where).array_items()
+    elif first == b"{" and _is_json_lines(head):
+        yield from _json_lines(buffered, where)
+    elif first == b"{":
+        yield from _JsonScanner(buffered, where).wrapper_items()
+    else:
+        raise DataFormatError(
+            f"{where}: expected JSON (an array, JSON Lines or an object), found {head[:40]!r}"
+        )
+
+
+def read_csv(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
+    """Rows of a CSV file with a header row, as dicts of strings (empty cells kept)."""
+    text = io.TextIOWrapper(t.cast("t.Any", stream), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        width = len(header)
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != width:
+                raise DataFormatError(
+                    f"{where}, CSV line {reader.line_num}: {len(row)} cells, the header has {width}"
+                )
+            yield dict(zip(header, row, strict=True))
+    except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataFormatError(f"{where}, CSV line {reader.line_num}: {exc}") from exc
+    finally:
+        text.detach()
+
+
+def _is_json_lines(head: bytes) -> bool:
+    """True when the first line is a whole record object (not a one-line wrapper)."""
+    line, newline, _ = head.partition(b"\n")
+    if not newline:
+        return len(head) < SNIFF_BYTES and _parses_as_record(head)
+    return _parses_as_record(line)
+
+
+def _parses_as_record(text: bytes) -> bool:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and not any(
+        isinstance(value.get(key), list) for key in WRAPPER_KEYS
+    )
+
+
+def _json_lines(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
+    number = 0
+    try:
+        for number, line in enumerate(stream, start=1):
+            if line.isspace():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise DataFormatError(f"{where}, JSON line {number}: {exc}") from exc
+            if not isinstance(record, dict):
+                raise DataFormatError(f"{where}, JSON line {number}: not an object: {line[:80]!r}")
+            yield record
+    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise DataFormatError(f"{where}, after JSON line {number}: {exc}") from exc
+
+
+def _guarded(where: str, action: t.Callable[[], bytes]) -> bytes:
+    try:
+        return action()
+    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise DataFormatError(f"{where}: the compressed data is damaged: {exc}") from exc
+
+
+class _JsonScanner:
+    """Incremental JSON over a text buffer: decodes one value at a time with the C scanner."""
+
+    def __init__(self, stream: t.BinaryIO, where: str) -> None:
+        self._text = io.TextIOWrapper(t.cast("t.Any", stream), encoding="utf-8-sig")
+        self._where = where
+        self._decoder = json.JSONDecoder()
+        self._buf = ""
+        self._pos = 0
+        self._consumed = 0  # characters dropped from the front of the buffer so far
+        self._eof = False
+
+    def array_items(self) -> Iterator[dict[str, t.Any]]:
+        """Records of a top-level array."""
+        self._expect("[")
+        yield from self._items()
+        self._expect_end()
+
+    def wrapper_items(self) -> Iterator[dict[str, t.Any]]:
+        """Records from the array under a wrapper key; other keys are skipped."""
+        self._expect("{")
+        found = False
+        if self._peek() == "}":
+            self._pos += 1
+        else:
+            while True:
+                key = self._value()
+                self._expect(":")
+                if not found and key in WRAPPER_KEYS and self._peek() == "[":
+                    found = True
+                    self._pos += 1
+                    yield from self._items()
+                else:
+                    self._value()
+                separator = self._peek()
+                self._pos += 1
+                if separator == "}":
+                    break
+                if separator != ",":
+                    raise self._error(f"expected ',' or '}}' in the object, found {separator!r}")
+        if not found:
+            raise DataFormatError(
+                f"{self._where}: a JSON object with no records array under any of "
+                f"{', '.join(WRAPPER_KEYS)}"
+            )
+        self._expect_end()
+
+    def _items(self) -> Iterator[dict[str, t.Any]]:
+        """Array elements after '[' up to and including the closing ']'."""
+        if self._peek() == "]":
+            self._pos += 1
+            return
+        while True:
+            item = self._value()
+            if not isinstance(item, dict):
+                raise self._error(f"an array element is not an object: {str(item)[:80]!r}")
+            yield item
+            separator = self._peek()
+            self._pos += 1
+            if separator == "]":
+                return
+            if separator != ",":
+                raise self._error(f"expected ',' or ']' between records, found {separator!r}")
+
+    def _value(self) -> t.Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except json.JSONDecodeError as exc:
+                if self._eof:
+                    raise self._error(exc.msg) from exc
+                self._fill()
+                continue
+            # A number at the very end of the buffer may continue in the next chunk.
+            if end == len(self._buf) and not self._eof and not isinstance(value, dict | list):
+                self._fill()
+                continue
+            self._pos = end
+            return value
+
+    def _peek(self) -> str:
+        """The next non-whitespace character ('' at the end), without consuming it."""
+        while True:
+            while self._pos < len(self._buf) and self._buf[self._pos] in _WHITESPACE:
+                self._pos += 1
+            if self._pos < len(self._buf) or self._eof:
+                return self._buf[self._pos : self._pos + 1]
+            self._fill()
+
+    def _expect(self, char: str) -> None:
+        found = self._peek()
+        if found != char:
+            raise self._error(f"expected {char!r}, found {found or 'the end of the data'!r}")
+        self._pos += 1
+
+    def _expect_end(self) -> None:
+        found = self._peek()
+        if found:
+            raise self._error(f"unexpected data after the records: {found!r}")
+
+    def _fill(self) -> None:
+        try:
+            chunk = self._text.read(CHUNK_CHARS)
+        except (EOFError, gzip.BadGzipFile, OSError, UnicodeDecodeError) as exc:
+            raise self._error(f"the data cannot be read: {exc}") from exc
+        if not chunk:
+            self._eof = True
+            return
+        self._consumed += self._pos
+        self._buf = self._buf[self._pos :] + chunk
+        self._pos = 0
+
+    def _error(self, message: str) -> DataFormatError:
+        return DataFormatError(
+            f"{self._where}: invalid JSON near character {self._consumed + self._pos}: {message}"
+        )

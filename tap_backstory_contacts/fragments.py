@@ -1,0 +1,135 @@
+"""Parallel, streamed, retried fragment downloads into spool files, handed out in order."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import shutil
+import tempfile
+import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import urllib3.exceptions
+
+from tap_backstory_contacts.jobs import JOBS_PATH
+from tap_backstory_contacts.retry import TransientError, call_with_retries
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tap_backstory_contacts.client import BackstoryClient
+    from tap_backstory_contacts.jobs import ExportJob
+
+CHUNK_BYTES = 1 << 20
+logger = logging.getLogger("tap-backstory-contacts")
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """A downloaded fragment: ``index`` is None for the stitched (whole-export) file."""
+
+    index: int | None
+    count: int
+    path: Path
+    size: int
+
+    def describe(self) -> str:
+        """``fragment i of n`` or ``the stitched export``, for messages."""
+        if self.index is None:
+            return "the stitched export (no fragment parameter)"
+        return f"fragment {self.index} of {self.count}"
+
+
+def fragment_indices(job: ExportJob, skip: int = 0) -> list[int | None]:
+    """The fragments to fetch; ``[None]`` (one stitched download) if the count is 0 or absent."""
+    if not job.fragments:
+        return [None]
+    return list(range(skip, job.fragments))
+
+
+def download_fragments(
+    client: BackstoryClient,
+    job: ExportJob,
+    *,
+    max_parallel: int,
+    skip: int = 0,
+) -> Iterator[Fragment]:
+    """Yield the job's fragments in index order while later ones download in parallel.
+
+    At most ``max_parallel`` downloads run at once, and no more than that many finished
+    fragments wait on disk; each spool file is deleted once the consumer moves on.
+    """
+    indices = collections.deque(fragment_indices(job, skip))
+    count = job.fragments or 1
+    spool = Path(tempfile.mkdtemp(prefix=f"tap-backstory-{job.job_id}-"))
+    pending: collections.deque[Future[Fragment]] = collections.deque()
+    try:
+        with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="fragment") as pool:
+            try:
+                while indices or pending:
+                    while indices and len(pending) < max_parallel:
+                        index = indices.popleft()
+                        pending.append(
+                            pool.submit(_download, client, job, index, count, spool / f"{index}")
+                        )
+                    fragment = pending.popleft().result()
+                    try:
+                        yield fragment
+                    finally:
+                        fragment.path.unlink(missing_ok=True)
+            finally:
+                for future in pending:
+                    future.cancel()
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def _download(
+    client: BackstoryClient, job: ExportJob, index: int | None, count: int, path: Path
+) -> Fragment:
+    label = "the stitched export" if index is None else f"fragment {index} of {count}"
+    what = f"Downloading {label} of {job.describe()}"
+    params = None if index is None else {"fragment": index}
+
+    def attempt() -> Fragment:
+        response = client.request(
+            "GET", f"{JOBS_PATH}/{job.job_id}/data", params=params, stream=True, what=what
+        )
+        with response:
+            size = _spool(response, path, label)
+        return Fragment(index=index, count=count, path=path, size=size)
+
+    fragment = call_with_retries(attempt, what=what, policy=client.policy)
+    logger.info("Downloaded %s of %s: %d bytes", label, job.describe(), fragment.size)
+    return fragment
+
+
+def _spool(response: requests.Response, path: Path, label: str) -> int:
+    """Write the raw (possibly gzip) body to ``path``; a short body is transient."""
+    expected = response.headers.get("Content-Length")
+    encoding = response.headers.get("Content-Encoding", "identity").lower()
+    # gzip stays compressed on disk (the reader sniffs its magic bytes); others are decoded.
+    decode = encoding not in ("identity", "gzip")
+    size = 0
+    try:
+        with path.open("wb") as out:
+            for chunk in response.raw.stream(CHUNK_BYTES, decode_content=decode):
+                out.write(chunk)
+                size += len(chunk)
+    except (
+        urllib3.exceptions.HTTPError,
+        requests.RequestException,
+        ConnectionError,
+        TimeoutError,
+    ) as exc:
+        raise TransientError(
+            f"the body of {label} broke off after {size} bytes ({type(exc).__name__})"
+        ) from exc
+    if expected is not None and not decode and expected.isdigit() and int(expected) != size:
+        raise TransientError(
+            f"the body of {label} has {size} bytes, Content-Length said {expected}"
+        )
+    return size

@@ -1,0 +1,152 @@
+"""Turn raw API rows (JSON or CSV) into schema-exact records with lineage and a primary key."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import typing as t
+
+from tap_backstory_contacts.errors import DataFormatError
+
+logger = logging.getLogger("tap-backstory-contacts")
+
+TAP_FIELDS = ("contact_key", "export_job_id", "export_start_date", "export_end_date")
+# Identity of a contact without an email; every part is normalised (trimmed, lower case).
+FALLBACK_IDENTITY = (
+    "first_name",
+    "last_name",
+    "account_crm_id",
+    "account_domain",
+    "phone",
+    "job_title",
+    "source_peopleai_id",
+    "source_email",
+)
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+
+Converter = t.Callable[[t.Any], t.Any]
+
+
+def contact_key(record: dict[str, t.Any]) -> str:
+    """Stable surrogate key: a digest of the email, else of the other identifying fields."""
+    email = record.get("email")
+    if email and email.strip():
+        basis = "email:" + email.strip().lower()
+    else:
+        parts = ((record.get(name) or "").strip().lower() for name in FALLBACK_IDENTITY)
+        basis = "identity:" + "\x1f".join(parts)
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def to_integer(value: t.Any) -> int:
+    """An int from an int, a whole float or decimal text; anything else is an error."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise TypeError(f"{type(value).__name__} is not an integer")
+
+
+def to_boolean(value: t.Any) -> bool:
+    """A bool from a bool, 0/1, or true/false, yes/no, t/f, y/n, 1/0 in any case."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise ValueError("not a boolean")
+
+
+def to_string(value: t.Any) -> str:
+    """Text as is; numbers (e.g. a phone sent as a number) as their decimal text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not text")
+
+
+CONVERTERS: dict[str, tuple[type, Converter]] = {
+    "integer": (int, to_integer),
+    "boolean": (bool, to_boolean),
+    "string": (str, to_string),
+}
+
+
+class RecordShaper:
+    """Builds records that match the schema exactly, so the SDK need not conform them."""
+
+    def __init__(self, schema: dict[str, t.Any]) -> None:
+        self._fields: list[tuple[str, type, Converter]] = []
+        for name, spec in schema["properties"].items():
+            if name in TAP_FIELDS:
+                continue
+            kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+            kind = next(k for k in kinds if k != "null")
+            exact, convert = CONVERTERS[kind]
+            self._fields.append((name, exact, convert))
+        self._known = frozenset(name for name, _, _ in self._fields)
+        self._unknown_logged: set[str] = set()
+
+    @property
+    def unknown_fields(self) -> frozenset[str]:
+        """Undocumented fields seen so far this run (logged once each, not emitted)."""
+        return frozenset(self._unknown_logged)
+
+    def shape(
+        self,
+        raw: dict[str, t.Any],
+        lineage: dict[str, str],
+        where: t.Callable[[], str],
+    ) -> dict[str, t.Any]:
+        """The record for ``raw``: every schema field typed, empty text as null, plus lineage.
+
+        ``where`` describes the position (job, fragment, record) for error messages.
+        """
+        record: dict[str, t.Any] = {}
+        for name, exact, convert in self._fields:
+            value = raw.get(name)
+            # CSV cannot tell an empty string from null; JSON "" is read as null too so
+            # that both formats give identical records.
+            if value is None or value == "":
+                record[name] = None
+            elif type(value) is exact:
+                record[name] = value
+            else:
+                try:
+                    record[name] = convert(value)
+                except (TypeError, ValueError) as exc:
+                    raise DataFormatError(
+                        f"{where()}, field '{name}': cannot read {value!r} as "
+                        f"{_kind_name(exact)} ({exc})"
+                    ) from exc
+        if not raw.keys() <= self._known:
+            self._note_unknown(raw.keys() - self._known)
+        record["contact_key"] = contact_key(record)
+        record.update(lineage)
+        return record
+
+    def _note_unknown(self, names: t.AbstractSet[str]) -> None:
+        new = sorted(set(names) - self._unknown_logged)
+        if new:
+            self._unknown_logged.update(new)
+            logger.warning(
+                "The API sent fields that are not in the schema; they are not emitted: %s",
+                ", ".join(new),
+            )
+
+
+def _kind_name(exact: type) -> str:
+    return {int: "an integer", bool: "a boolean", str: "text"}[exact]

@@ -1,0 +1,202 @@
+"""The tap's settings: JSON schema (with titles, descriptions and bounds) and semantic checks."""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+import urllib.parse
+
+from singer_sdk import typing as th
+
+DEFAULT_API_URL = "https://api.people.ai"
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "client_id",
+        th.StringType(min_length=1),
+        required=True,
+        title="Client ID",
+        description="Backstory API key. It must be an Object API key (Settings > API Key "
+        "Management); Activity and Insight keys are refused.",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType(min_length=1),
+        required=True,
+        secret=True,
+        title="Client Secret",
+        description="Backstory API secret paired with client_id. Never logged.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType(),
+        default=DEFAULT_API_URL,
+        title="API URL",
+        description="Base URL of the Backstory API. Change it only for a proxy or a test server.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateType(),
+        required=True,
+        title="Start Date",
+        description="First UTC day (YYYY-MM-DD) to extract on a first run, when no bookmark "
+        "exists yet.",
+    ),
+    th.Property(
+        "end_date",
+        th.DateType(),
+        title="End Date",
+        description="Last UTC day (YYYY-MM-DD) to extract. Default: yesterday, the last "
+        "complete UTC day; later dates are capped to yesterday.",
+    ),
+    th.Property(
+        "lookback_days",
+        th.IntegerType(minimum=0, maximum=366),
+        default=0,
+        title="Lookback Days",
+        description="Days before the bookmark to extract again on each run, to pick up "
+        "enrichment that changed after a day was first exported. Never before start_date.",
+    ),
+    th.Property(
+        "include_historical",
+        th.BooleanType(),
+        default=True,
+        title="Include Historical",
+        description="Also export contacts not matched to an account or opportunity "
+        "(the API's include_historical).",
+    ),
+    th.Property(
+        "include_existing",
+        th.BooleanType(),
+        default=True,
+        title="Include Existing",
+        description="Also export contacts that already exist in the CRM "
+        "(the API's include_existing).",
+    ),
+    th.Property(
+        "is_sourced_by_people_ai",
+        th.BooleanType(),
+        default=False,
+        title="Sourced by Backstory Only",
+        description="Export only contacts Backstory created, plus generated candidates "
+        "(the API's is_sourced_by_people_ai).",
+    ),
+    th.Property(
+        "country",
+        th.StringType(min_length=1),
+        title="Country Filter",
+        description="Export only contacts in this country, by full name "
+        "(e.g. 'United States'). Sent only when set.",
+    ),
+    th.Property(
+        "state",
+        th.StringType(min_length=1),
+        title="State Filter",
+        description="Export only contacts in this US state, by full name (e.g. 'New York'). "
+        "Sent only when set.",
+    ),
+    th.Property(
+        "output_format",
+        th.StringType(),
+        default="JSON",
+        allowed_values=["JSON", "CSV"],
+        title="Output Format",
+        description="Export file format requested from the API. Both give identical records.",
+    ),
+    th.Property(
+        "window_days",
+        th.IntegerType(minimum=1, maximum=366),
+        default=14,
+        title="Window Days",
+        description="Days per export job. The API may limit a job's date range (14 days for "
+        "delta exports); a window it refuses as too large is split in half.",
+    ),
+    th.Property(
+        "max_concurrent_jobs",
+        th.IntegerType(minimum=1, maximum=2),
+        default=2,
+        title="Max Concurrent Jobs",
+        description="Export jobs in flight at once: with 2, the next window's job runs on the "
+        "server while the current window downloads. The API runs at most 2.",
+    ),
+    th.Property(
+        "max_parallel_downloads",
+        th.IntegerType(minimum=1, maximum=32),
+        default=4,
+        title="Max Parallel Downloads",
+        description="Fragments of one job downloaded at once.",
+    ),
+    th.Property(
+        "poll_interval_seconds",
+        th.NumberType(exclusive_minimum=0, maximum=3600),
+        default=5,
+        title="Poll Interval Seconds",
+        description="First wait between job status polls; doubles after each poll.",
+    ),
+    th.Property(
+        "poll_max_interval_seconds",
+        th.NumberType(exclusive_minimum=0, maximum=3600),
+        default=60,
+        title="Poll Max Interval Seconds",
+        description="Longest wait between job status polls.",
+    ),
+    th.Property(
+        "job_timeout_seconds",
+        th.NumberType(minimum=1, maximum=7 * 24 * 3600),
+        default=21600,
+        title="Job Timeout Seconds",
+        description="Longest wait for one export job to complete (including time queued "
+        "behind other jobs) before the run fails.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=100),
+        default=8,
+        title="Max Retries",
+        description="Retries of one request after a transient failure (429, 5xx, dropped "
+        "connection, cut-off download), with capped exponential backoff and jitter.",
+    ),
+    th.Property(
+        "max_retry_seconds",
+        th.NumberType(minimum=0, maximum=24 * 3600),
+        default=900,
+        title="Max Retry Seconds",
+        description="Longest total time spent retrying one request.",
+    ),
+    additional_properties=False,
+).to_dict()
+
+
+def parse_date(value: str) -> datetime.date:
+    """A ``YYYY-MM-DD`` date; raises ``ValueError`` for anything else."""
+    if len(value) != 10:
+        raise ValueError(value)
+    return datetime.date.fromisoformat(value)
+
+
+def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Problems the JSON schema cannot express: date forms and order, URL, interval order."""
+    errors = []
+    dates: dict[str, datetime.date] = {}
+    for name in ("start_date", "end_date"):
+        value = config.get(name)
+        if value is None:
+            continue
+        try:
+            dates[name] = parse_date(str(value))
+        except ValueError:
+            errors.append(f"{name}: {value!r} is not a date in YYYY-MM-DD form")
+    if "start_date" in dates and "end_date" in dates and dates["end_date"] < dates["start_date"]:
+        errors.append(f"end_date: {dates['end_date']} is before start_date {dates['start_date']}")
+    api_url = config.get("api_url")
+    if isinstance(api_url, str):
+        parsed = urllib.parse.urlparse(api_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            errors.append(f"api_url: {api_url!r} is not an http(s) URL")
+    first = config.get("poll_interval_seconds")
+    largest = config.get("poll_max_interval_seconds")
+    if isinstance(first, int | float) and isinstance(largest, int | float) and largest < first:
+        errors.append(
+            f"poll_max_interval_seconds: {largest} is less than poll_interval_seconds {first}"
+        )
+    return errors

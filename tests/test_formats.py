@@ -1,0 +1,113 @@
+"""Streaming readers: JSON array / lines / wrapper, gzip by magic bytes, CSV, and bad data."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tap_backstory_contacts import formats
+from tap_backstory_contacts.errors import DataFormatError
+from tap_backstory_contacts.formats import open_binary, read_csv, read_json
+
+RECORDS = [
+    {"first_name": "José", "email": "a@x.example", "total_inbound": 3, "from_cc": True},
+    {"first_name": 'VP, "Sales"', "email": None, "total_inbound": 0, "from_cc": False},
+    {
+        "first_name": "山田\nTarō",
+        "email": "c@x.example",
+        "total_inbound": 12345678901,
+        "from_cc": None,
+    },
+]
+
+
+def _json(raw: bytes) -> list[dict[str, t.Any]]:
+    return list(read_json(io.BytesIO(raw), "test"))
+
+
+def _shapes() -> dict[str, bytes]:
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS) + "\n"
+    return {
+        "array": json.dumps(RECORDS, ensure_ascii=False).encode(),
+        "array-pretty": json.dumps(RECORDS, indent=2).encode(),
+        "lines": lines.encode(),
+        "lines-crlf-no-final-newline": lines.replace("\n", "\r\n").rstrip().encode(),
+        "wrapper": json.dumps({"count": 3, "data": RECORDS, "next": None}).encode(),
+        "wrapper-records-key": json.dumps({"records": RECORDS}, indent=1).encode(),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_shapes()))
+def test_every_json_shape_gives_the_same_records(shape: str) -> None:
+    assert _json(_shapes()[shape]) == RECORDS
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"  \n", b"[]", b"[ ]\n", b'{"data": []}', b'{"data": [], "count": 0}']
+)
+def test_empty_exports_have_no_records(raw: bytes) -> None:
+    assert _json(raw) == []
+
+
+def test_array_spanning_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formats, "CHUNK_CHARS", 7)
+    many = [{"i": i, "name": "ä" * (i % 5), "n": 10**i} for i in range(40)]
+    assert _json(json.dumps(many).encode()) == many
+    assert _json(json.dumps({"data": many, "count": 40}).encode()) == many
+
+
+def test_number_split_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formats, "CHUNK_CHARS", 3)
+    assert _json(b'{"data": [{"a": 1}], "count": 123456}') == [{"a": 1}]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'[{"a": 1}, {"a": 2', "invalid JSON near character"),
+        (b'[{"a": 1} {"a": 2}]', "expected ',' or ']'"),
+        (b'[{"a": 1}, 7]', "not an object"),
+        (b'{"a": 1}\n{"a": \n', "JSON line 2"),
+        (b'{\n  "total": 3,\n  "rows": [1]\n}', "no records array"),
+        (b"<html>oops</html>", "expected JSON"),
+        (b'[{"a": 1}] trailing', "unexpected data after the records"),
+    ],
+)
+def test_bad_json_is_an_error_naming_the_position(raw: bytes, message: str) -> None:
+    with pytest.raises(DataFormatError, match=message) as caught:
+        _json(raw)
+    assert str(caught.value).startswith("test")
+
+
+def test_gzip_is_detected_by_magic_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(gzip.compress(_shapes()["lines"]))
+    with open_binary(path) as stream:
+        assert list(read_json(stream, "test")) == RECORDS
+
+
+def test_truncated_gzip_is_a_data_error(tmp_path: Path) -> None:
+    data = gzip.compress(json.dumps([{"i": i} for i in range(5000)]).encode())
+    path = tmp_path / "f"
+    path.write_bytes(data[: len(data) // 2])
+    with open_binary(path) as stream, pytest.raises(DataFormatError):
+        list(read_json(stream, "test"))
+
+
+def test_csv_reads_quoted_values_bom_and_crlf() -> None:
+    raw = '\ufefffirst_name,email,n\r\n"VP, ""Sales""",a@x.example,3\r\n"two\nlines",,\r\n'.encode()
+    rows = list(read_csv(io.BytesIO(raw), "test"))
+    assert rows == [
+        {"first_name": 'VP, "Sales"', "email": "a@x.example", "n": "3"},
+        {"first_name": "two\nlines", "email": "", "n": ""},
+    ]
+
+
+def test_csv_row_with_wrong_width_is_an_error() -> None:
+    with pytest.raises(DataFormatError, match="CSV line 3: 1 cells, the header has 2"):
+        list(read_csv(io.BytesIO(b"a,b\n1,2\n3\n"), "test"))
