@@ -40,18 +40,22 @@ def open_binary(path: Path) -> Iterator[t.BinaryIO]:
 
 
 def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
-    """Records from a JSON array, JSON Lines, or an object wrapping the records array."""
-    buffered = io.BufferedReader(t.cast("t.Any", stream), buffer_size=CHUNK_CHARS)
-    head = _guarded(where, lambda: buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+    """Records from a JSON array, JSON Lines, or an object wrapping the records array.
+
+    ``stream`` must be seekable: the first bytes are sniffed, then it is rewound.
+    """
+    with _damaged_data_is_an_error(where):
+        head = stream.read(SNIFF_BYTES)
+        stream.seek(0)
     first = head.lstrip()[:1]
     if not first:
         return
     if first == b"[":
-        yield from _JsonScanner(buffered, where).array_items()
+        yield from _JsonScanner(stream, where).array_items()
     elif first == b"{" and _is_json_lines(head):
-        yield from _json_lines(buffered, where)
+        yield from _json_lines(stream, where)
     elif first == b"{":
-        yield from _JsonScanner(buffered, where).wrapper_items()
+        yield from _JsonScanner(stream, where).wrapper_items()
     else:
         raise DataFormatError(
             f"{where}: expected JSON (an array, JSON Lines or an object), found {head[:40]!r}"
@@ -116,9 +120,10 @@ def _json_lines(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
         raise DataFormatError(f"{where}, after JSON line {number}: {exc}") from exc
 
 
-def _guarded(where: str, action: t.Callable[[], bytes]) -> bytes:
+@contextlib.contextmanager
+def _damaged_data_is_an_error(where: str) -> Iterator[None]:
     try:
-        return action()
+        yield
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         raise DataFormatError(f"{where}: the compressed data is damaged: {exc}") from exc
 
@@ -137,12 +142,21 @@ class _JsonScanner:
 
     def array_items(self) -> Iterator[dict[str, t.Any]]:
         """Records of a top-level array."""
-        self._expect("[")
-        yield from self._items()
-        self._expect_end()
+        try:
+            self._expect("[")
+            yield from self._items()
+            self._expect_end()
+        finally:
+            self._text.detach()
 
     def wrapper_items(self) -> Iterator[dict[str, t.Any]]:
         """Records from the array under a wrapper key; other keys are skipped."""
+        try:
+            yield from self._wrapper_items()
+        finally:
+            self._text.detach()
+
+    def _wrapper_items(self) -> Iterator[dict[str, t.Any]]:
         self._expect("{")
         found = False
         if self._peek() == "}":

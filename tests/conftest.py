@@ -1,0 +1,50 @@
+"""Shared fixtures: a fake Backstory API per test and a tap config pointing at it."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from fake_backstory import FakeBackstory, FakeConfig
+from tap_backstory_contacts import clock
+
+START = "2026-01-01"
+END = "2026-01-10"
+
+
+@pytest.fixture
+def api() -> t.Iterator[FakeBackstory]:
+    """A fresh fake API: 5 contacts a day, 2 fragments per day's worth of records."""
+    with FakeBackstory(FakeConfig(contacts_per_day=5, fragment_size=4)) as server:
+        yield server
+
+
+def make_config(api: FakeBackstory, **overrides: t.Any) -> dict[str, t.Any]:
+    """A valid tap config against ``api`` with fast polling."""
+    config: dict[str, t.Any] = {
+        "client_id": api.config.client_id,
+        "client_secret": api.config.client_secret,
+        "api_url": api.url,
+        "start_date": START,
+        "end_date": END,
+        "window_days": 5,
+        "poll_interval_seconds": 0.01,
+        "poll_max_interval_seconds": 0.05,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def config(api: FakeBackstory) -> dict[str, t.Any]:
+    """The default config against the per-test fake API."""
+    return make_config(api)
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record every wait the tap asks for instead of sleeping (retries, polls)."""
+    recorded: list[float] = []
+    monkeypatch.setattr(clock, "sleep", recorded.append)
+    return recorded

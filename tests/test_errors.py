@@ -1,0 +1,116 @@
+"""Failures end the run with a message naming what failed; bad config never reaches the API."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from fake_backstory import FakeBackstory
+from tap_backstory_contacts.errors import AuthenticationError, ExportJobError
+from tests.conftest import make_config
+from tests.singer_run import run_cli, sync
+
+
+@pytest.mark.parametrize(
+    ("switch", "state"), [("fail_jobs", "Failed"), ("cancel_jobs", "Canceled")]
+)
+def test_failed_or_canceled_job_names_job_window_and_state(
+    api: FakeBackstory, config: dict[str, t.Any], switch: str, state: str
+) -> None:
+    setattr(api.config, switch, 1)
+    with pytest.raises(ExportJobError) as caught:
+        sync(config)
+    job = api.created_jobs()[0]
+    message = str(caught.value)
+    assert job.job_id in message
+    assert "2026-01-01..2026-01-05" in message
+    assert f"ended {state}" in message
+
+
+def test_failed_second_window_keeps_the_first_windows_bookmark(
+    api: FakeBackstory, tmp_path: Path
+) -> None:
+    config = make_config(api, max_concurrent_jobs=1)
+    api.config.fail_jobs = 0
+    # Fail only the second job: let the first complete, then switch the fault on.
+    first = run_cli(tmp_path, make_config(api, end_date="2026-01-05"))
+    assert first.returncode == 0
+    api.config.fail_jobs = 1
+    state = first.output.final_state
+    second = run_cli(tmp_path, config, state=state)
+    assert second.returncode != 0
+    assert "ended Failed" in second.stderr
+    assert "2026-01-06..2026-01-10" in second.stderr
+    assert second.output.records == []
+    assert all(second.output.bookmark(s) == "2026-01-05" for s in second.output.states)
+
+
+def test_job_that_never_finishes_times_out(api: FakeBackstory) -> None:
+    api.config.polls_running = 10_000
+    config = make_config(
+        api, job_timeout_seconds=1, poll_interval_seconds=0.05, poll_max_interval_seconds=0.1
+    )
+    with pytest.raises(
+        ExportJobError, match=r"was still Running after \d+s; job_timeout_seconds is 1"
+    ):
+        sync(config)
+
+
+def test_unknown_job_state_is_an_error_quoting_it(
+    api: FakeBackstory, config: dict[str, t.Any]
+) -> None:
+    api.config.status_override = "Exploded"
+    with pytest.raises(ExportJobError, match="unknown state 'Exploded'"):
+        sync(config)
+
+
+def test_bad_credentials_fail_at_once_naming_the_client_id_not_the_secret(
+    api: FakeBackstory, tmp_path: Path
+) -> None:
+    config = make_config(api, client_secret="wrong-secret-value")
+    with pytest.raises(AuthenticationError, match=r"client_id 'test-client'.*Object API key"):
+        sync(config)
+    assert api.count("token") == 1
+    assert api.count("create") == 0
+    cli = run_cli(tmp_path, config)
+    assert cli.returncode != 0
+    assert "Object API key" in cli.stderr
+    assert "wrong-secret-value" not in cli.stderr + cli.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "messages"),
+    [
+        ({"client_id": None}, ["'client_id' is a required property"]),
+        (
+            {"start_date": "2026/01/01"},
+            ["start_date: '2026/01/01' is not a date in YYYY-MM-DD form"],
+        ),
+        ({"end_date": "2025-12-01"}, ["end_date: 2025-12-01 is before start_date 2026-01-01"]),
+        ({"window_days": 0, "output_format": "XML"}, ["window_days", "'XML' is not one of"]),
+        (
+            {"max_parallel_downloads": 0, "end_date": "2026-02-30"},
+            ["max_parallel_downloads", "end_date: '2026-02-30'"],
+        ),
+        ({"api_url": "ftp://example"}, ["api_url: 'ftp://example' is not an http(s) URL"]),
+        ({"start_dat": "2026-01-01"}, ["start_dat"]),
+    ],
+)
+def test_invalid_config_is_rejected_before_any_request(
+    api: FakeBackstory, tmp_path: Path, overrides: dict[str, t.Any], messages: list[str]
+) -> None:
+    config = make_config(api)
+    for key, value in overrides.items():
+        if value is None:
+            config.pop(key)
+        else:
+            config[key] = value
+    result = run_cli(tmp_path, config)
+    assert result.returncode == 1
+    for message in messages:
+        assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert api.requests == []
