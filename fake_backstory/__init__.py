@@ -1,0 +1,22 @@
+"""A real HTTP fake of the Backstory (People.ai) Enriched Contacts bulk export API.
+
+Start it in-process with ``FakeBackstory(FakeConfig(...)).start()`` or from the command line
+with ``python -m fake_backstory``.
+"""
+
+from fake_backstory.config import FakeConfig, RequestLog
+from fake_backstory.data import API_FIELDS, EXTRA_FIELDS
+from fake_backstory.faults import Fault, FaultQueue
+from fake_backstory.jobs import FakeJob
+from fake_backstory.server import FakeBackstory
+
+__all__ = [
+    "API_FIELDS",
+    "EXTRA_FIELDS",
+    "FakeBackstory",
+    "FakeConfig",
+    "FakeJob",
+    "Fault",
+    "FaultQueue",
+    "RequestLog",
+]

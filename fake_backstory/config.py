@@ -1,0 +1,88 @@
+"""Configuration and request-log records of the fake Backstory API."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+Endpoint = Literal["token", "create", "status", "data", "other"]
+
+JSON_SHAPES = ("array", "lines", "wrapper")
+GZIP_MODES = ("none", "header", "magic")
+CSV_BOOLS = ("true", "True", "1", "yes")
+EMPTY_FRAGMENTS = ("zero", "missing")
+JOB_ID_TYPES = ("string", "int")
+
+
+@dataclass
+class FakeConfig:
+    """Behaviour switches of the fake API; mutable while the server runs.
+
+    Fields that shape a job's data, format and timing (``contacts_per_day``, ``seed``,
+    ``data_last_day``, ``extra_fields``, ``fragment_size``, ``json_shape``, ``csv_*``,
+    ``polls_*``, ``job_seconds``) are copied into each job when it is created. Everything else
+    (credentials, token TTL, ``gzip``, throttling, ``status_override``, ``empty_fragments``,
+    ``expired_status``, limits) is read live on every request.
+    """
+
+    port: int = 0
+    client_id: str = "test-client"
+    client_secret: str = "test-secret"  # noqa: S105 - fake credentials
+    token_ttl_seconds: float = 7200
+    contacts_per_day: int = 20
+    seed: int = 7
+    data_last_day: str | None = None
+    polls_queued: int = 1
+    polls_running: int = 1
+    job_seconds: float = 0.0
+    fragment_size: int = 1000
+    empty_fragments: str = "zero"
+    json_shape: str = "array"
+    gzip: str = "none"
+    csv_bool: str = "true"
+    csv_bom: bool = False
+    csv_line_terminator: str = "\r\n"
+    job_id_type: str = "string"
+    extra_fields: bool = False
+    max_window_days: int | None = None
+    enforce_job_limits: bool = False
+    throttle_bytes_per_second: int | None = None
+    fail_jobs: int = 0
+    cancel_jobs: int = 0
+    status_override: str | None = None
+    expired_status: int = 404
+    log_requests: bool = False
+
+    def validate(self) -> None:
+        """Raise ValueError when an enumerated field holds an unknown value."""
+        choices = {
+            "json_shape": JSON_SHAPES,
+            "gzip": GZIP_MODES,
+            "csv_bool": CSV_BOOLS,
+            "empty_fragments": EMPTY_FRAGMENTS,
+            "job_id_type": JOB_ID_TYPES,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"FakeConfig.{name}={value!r}; expected one of {allowed}")
+        if self.fragment_size < 1:
+            raise ValueError("FakeConfig.fragment_size must be >= 1")
+        if self.expired_status not in (404, 410):
+            raise ValueError("FakeConfig.expired_status must be 404 or 410")
+
+    def snapshot(self) -> FakeConfig:
+        """Return an independent copy (a job's frozen view of the settings)."""
+        return dataclasses.replace(self)
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    """One request as the fake saw it; ``status`` is 0 when the connection was reset."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    endpoint: str
