@@ -71,9 +71,16 @@ class BackstoryClient:
         with self.request("GET", path, what=what) as response:
             return _json_object(response, what)
 
-    def post_json(self, path: str, body: dict[str, t.Any], *, what: str) -> dict[str, t.Any]:
+    def post_json(
+        self,
+        path: str,
+        body: dict[str, t.Any],
+        *,
+        what: str,
+        give_up_on: frozenset[int] = frozenset(),
+    ) -> dict[str, t.Any]:
         """POST ``body`` as JSON to ``path`` and return the JSON object answered."""
-        with self.request("POST", path, json=body, what=what) as response:
+        with self.request("POST", path, json=body, what=what, give_up_on=give_up_on) as response:
             return _json_object(response, what)
 
     def request(
@@ -85,11 +92,15 @@ class BackstoryClient:
         json: dict[str, t.Any] | None = None,
         params: dict[str, t.Any] | None = None,
         stream: bool = False,
+        give_up_on: frozenset[int] = frozenset(),
+        retry: bool = True,
     ) -> requests.Response:
         """Send an authenticated request, retrying transient failures.
 
         Returns a 2xx response (the caller closes it when ``stream``); raises ``ApiError``
-        for other statuses after one token renewal on 401.
+        for other statuses after one token renewal on 401, and at once for ``give_up_on``
+        statuses (the caller has its own way to wait for those). With ``retry=False`` a
+        transient failure is raised as ``TransientError`` for the caller's own retry loop.
         """
         renewed = False
 
@@ -103,6 +114,7 @@ class BackstoryClient:
                 params=params,
                 stream=stream,
                 headers={"Authorization": f"Bearer {token}"},
+                give_up_on=give_up_on,
             )
             if response.status_code == 401 and not renewed:
                 response.close()
@@ -111,10 +123,18 @@ class BackstoryClient:
                 raise TransientError("HTTP 401, token renewed", retry_after=0.0)
             if response.status_code >= 300:
                 message = server_message(response)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
-                raise ApiError(what, response.status_code, message)
+                if response.status_code == 401:
+                    message += (
+                        " (even with a new token: check that the key is an Object API key "
+                        "that is not paused or revoked)"
+                    )
+                raise ApiError(what, response.status_code, message, retry_after)
             return response
 
+        if not retry:
+            return attempt()
         return call_with_retries(attempt, what=what, policy=self.policy)
 
     def _post_token_form(self, form: dict[str, str]) -> requests.Response:
@@ -126,7 +146,13 @@ class BackstoryClient:
 
         return call_with_retries(attempt, what="Token request", policy=self.policy)
 
-    def _send(self, method: str, path: str, **kwargs: t.Any) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        give_up_on: frozenset[int] = frozenset(),
+        **kwargs: t.Any,
+    ) -> requests.Response:
         """One HTTP exchange; transient failures become ``TransientError``."""
         try:
             response = self._session().request(
@@ -137,7 +163,7 @@ class BackstoryClient:
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from exc
-        if response.status_code in RETRYABLE_STATUSES:
+        if response.status_code in RETRYABLE_STATUSES - give_up_on:
             reason = f"HTTP {response.status_code}: {server_message(response)}"
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             response.close()

@@ -10,10 +10,13 @@ class TapBackstoryError(Exception):
 class ApiError(TapBackstoryError):
     """The API answered with an error status that is not worth retrying."""
 
-    def __init__(self, what: str, status: int, server_message: str) -> None:
+    def __init__(
+        self, what: str, status: int, server_message: str, retry_after: float | None = None
+    ) -> None:
         self.what = what
         self.status = status
         self.server_message = server_message
+        self.retry_after = retry_after
         super().__init__(f"{what} failed: HTTP {status}: {server_message}")
 
 
@@ -29,9 +32,22 @@ class ExportJobError(TapBackstoryError):
     """An export job ended badly (Failed, Canceled, timed out or an unknown state)."""
 
 
+class JobEndedError(ExportJobError):
+    """A job ended Failed or Canceled; a new job for its window may succeed."""
+
+    def __init__(self, message: str, job_id: str, state: str) -> None:
+        self.job_id = job_id
+        self.state = state
+        super().__init__(message)
+
+
+class WindowTooLargeError(TapBackstoryError):
+    """The API refused a job because its date range is too long."""
+
+
 class DataFormatError(TapBackstoryError):
-    """A fragment's content could not be parsed or typed as the schema says."""
+    """A fragment's content could not be typed as the schema says."""
 
 
-class IncompleteBodyError(TapBackstoryError):
-    """A response body ended before it was complete (dropped connection, truncated data)."""
+class UnreadableDataError(DataFormatError):
+    """A fragment is not valid JSON/CSV/gzip: damaged in transit (worth a new download) or bad."""

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 import typing as t
 from dataclasses import dataclass
 
-from tap_backstory_contacts.errors import ApiError
+from tap_backstory_contacts.errors import (
+    ApiError,
+    ExportJobError,
+    JobEndedError,
+    UnreadableDataError,
+    WindowTooLargeError,
+)
 from tap_backstory_contacts.formats import open_binary, read_csv, read_json
-from tap_backstory_contacts.fragments import download_fragments
+from tap_backstory_contacts.fragments import download_fragment, download_fragments
 from tap_backstory_contacts.jobs import (
     ExportJob,
     JobState,
@@ -19,6 +26,7 @@ from tap_backstory_contacts.jobs import (
     fingerprint,
     wait_until_complete,
 )
+from tap_backstory_contacts.windows import Window, split
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -27,11 +35,12 @@ if t.TYPE_CHECKING:
     from tap_backstory_contacts.fragments import Fragment
     from tap_backstory_contacts.ledger import Ledger
     from tap_backstory_contacts.records import RecordShaper
-    from tap_backstory_contacts.windows import Window
 
 logger = logging.getLogger("tap-backstory-contacts")
 # A job id the API no longer knows: files are kept 10 days, then the job is gone.
 GONE_STATUSES = (404, 410)
+# Downloads of one fragment whose content turns out damaged before it counts as bad data.
+FRAGMENT_READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +51,7 @@ class ExportSettings:
     output_format: str
     max_concurrent_jobs: int
     max_parallel_downloads: int
+    job_retries: int
     poll: PollSettings
 
     @classmethod
@@ -62,6 +72,7 @@ class ExportSettings:
             output_format=request["output_format"],
             max_concurrent_jobs=int(config.get("max_concurrent_jobs", 2)),
             max_parallel_downloads=int(config.get("max_parallel_downloads", 4)),
+            job_retries=int(config.get("job_retries", 1)),
             poll=PollSettings(
                 first_wait=float(config.get("poll_interval_seconds", 5)),
                 max_wait=float(config.get("poll_max_interval_seconds", 60)),
@@ -101,16 +112,15 @@ class ContactsExport:
     def records(self, windows: list[Window]) -> Iterator[dict[str, t.Any]]:
         """Every record of every window, window by window, fragment by fragment."""
         self._forget_unplanned(windows)
+        plan = collections.deque(windows)
         jobs: dict[Window, ExportJob] = {}
         started = time.monotonic()
-        total = 0
-        for position, window in enumerate(windows):
+        total = done = 0
+        while plan:
+            self._start_jobs_ahead(plan, jobs)
+            window = plan.popleft()
             window_started = time.monotonic()
-            ahead = windows[position : position + self._settings.max_concurrent_jobs]
-            for upcoming in ahead:
-                if upcoming not in jobs:
-                    jobs[upcoming] = self._start_job(upcoming)
-            job = wait_until_complete(self._client, jobs.pop(window), self._settings.poll)
+            job = self._completed(jobs.pop(window))
             count = 0
             for record in self._job_records(job):
                 count += 1
@@ -118,13 +128,72 @@ class ContactsExport:
             self._ledger.drop(job.job_id)
             self._window_done(window)
             total += count
-            self._log_progress(window, count, window_started, started, position + 1, len(windows))
+            done += 1
+            self._log_progress(window, count, window_started, started, done, done + len(plan))
         logger.info(
             "Exported %d record(s) in %d window(s) in %.1fs",
             total,
-            len(windows),
+            done,
             time.monotonic() - started,
         )
+
+    def _start_jobs_ahead(
+        self, plan: collections.deque[Window], jobs: dict[Window, ExportJob]
+    ) -> None:
+        """Make sure the next ``max_concurrent_jobs`` windows have a job, splitting refused ones."""
+        position = 0
+        while position < min(self._settings.max_concurrent_jobs, len(plan)):
+            window = plan[position]
+            if window not in jobs:
+                try:
+                    jobs[window] = self._start_job(window)
+                except WindowTooLargeError as exc:
+                    if window.days == 1:
+                        raise ExportJobError(
+                            f"The API refused window {window} as too large even for one day: "
+                            f"{exc}. Check the API's limits with Backstory."
+                        ) from exc
+                    days = (window.days + 1) // 2
+                    logger.warning(
+                        "The API refused window %s as too large (%s); continuing with windows "
+                        "of %d day(s). Set window_days to %d or less to skip this refusal.",
+                        window,
+                        exc,
+                        days,
+                        days,
+                    )
+                    # Windows from here on have no job yet: plan them again, smaller.
+                    rest = Window(window.start, plan[-1].end)
+                    for _ in range(len(plan) - position):
+                        plan.pop()
+                    plan.extend(split(rest, days))
+                    continue
+            position += 1
+
+    def _completed(self, job: ExportJob) -> ExportJob:
+        """Wait for the job; recreate it up to ``job_retries`` times if it fails."""
+        ended: list[JobEndedError] = []
+        while True:
+            try:
+                return wait_until_complete(self._client, job, self._settings.poll)
+            except JobEndedError as exc:
+                ended.append(exc)
+                self._ledger.drop(job.job_id)
+                if len(ended) > self._settings.job_retries:
+                    history = "; ".join(str(e) for e in ended)
+                    raise ExportJobError(
+                        f"No export job for window {job.window} completed after {len(ended)} "
+                        f"tries (job_retries is {self._settings.job_retries}): {history}. "
+                        "Backstory gives no reason for failed jobs; try again later, raise "
+                        "job_retries, or contact Backstory support with the job ids."
+                    ) from exc
+                logger.warning(
+                    "%s; creating a new job for the window (retry %d of %d)",
+                    exc,
+                    len(ended),
+                    self._settings.job_retries,
+                )
+                job = self._start_job(job.window)
 
     def _job_records(self, job: ExportJob) -> Iterator[dict[str, t.Any]]:
         entry = self._ledger.find(job.window)
@@ -140,14 +209,42 @@ class ContactsExport:
             self._client, job, max_parallel=self._settings.max_parallel_downloads, skip=skip
         )
         for fragment in fragments:
-            count = 0
-            position = f"{job.describe()}, {fragment.describe()}"
-            for count, raw in enumerate(self._read(fragment, position), start=1):
-                yield self._shaper.shape(raw, lineage, _Where(position, count))
-            logger.info("Emitted %d record(s) from %s", count, position)
+            yield from self._fragment_records(job, fragment, lineage)
             if fragment.index is not None:
                 self._ledger.fragments_emitted(job.job_id, fragment.index + 1)
                 self._checkpoint()
+
+    def _fragment_records(
+        self, job: ExportJob, fragment: Fragment, lineage: dict[str, str]
+    ) -> Iterator[dict[str, t.Any]]:
+        """The fragment's records; if it turns out damaged, fetch it again and go on from
+        the first record not yet emitted, so that none is emitted twice."""
+        position = f"{job.describe()}, {fragment.describe()}"
+        emitted = 0
+        for attempt in range(1, FRAGMENT_READ_ATTEMPTS + 1):
+            try:
+                for number, raw in enumerate(self._read(fragment, position), start=1):
+                    if number > emitted:
+                        emitted = number
+                        yield self._shaper.shape(raw, lineage, _Where(position, number))
+                break
+            except UnreadableDataError as exc:
+                if attempt == FRAGMENT_READ_ATTEMPTS:
+                    raise UnreadableDataError(
+                        f"{exc} (the same after {attempt} downloads: the export itself is bad; "
+                        "contact Backstory support with the job id)"
+                    ) from exc
+                logger.warning(
+                    "%s; downloading it again (%d of %d), %d record(s) already emitted",
+                    exc,
+                    attempt,
+                    FRAGMENT_READ_ATTEMPTS - 1,
+                    emitted,
+                )
+                fragment = download_fragment(
+                    self._client, job, fragment.index, fragment.count, fragment.path
+                )
+        logger.info("Emitted %d record(s) from %s (%d bytes)", emitted, position, fragment.size)
 
     def _read(self, fragment: Fragment, position: str) -> Iterator[dict[str, t.Any]]:
         reader = read_csv if self._settings.output_format == "CSV" else read_json
@@ -167,7 +264,7 @@ class ContactsExport:
                 return job
             logger.info("Not reusing %s: %s; creating a new job", job.describe(), reason)
             self._ledger.drop(entry.job_id)
-        job = create_job(self._client, window, params)
+        job = create_job(self._client, window, params, self._settings.poll)
         self._ledger.add(job.job_id, window, digest)
         self._checkpoint()
         return job

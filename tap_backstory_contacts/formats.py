@@ -11,7 +11,7 @@ import typing as t
 
 import orjson
 
-from tap_backstory_contacts.errors import DataFormatError
+from tap_backstory_contacts.errors import UnreadableDataError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,7 +57,7 @@ def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
     elif first == b"{":
         yield from _JsonScanner(stream, where).wrapper_items()
     else:
-        raise DataFormatError(
+        raise UnreadableDataError(
             f"{where}: expected JSON (an array, JSON Lines or an object), found {head[:40]!r}"
         )
 
@@ -75,12 +75,12 @@ def read_csv(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
             if not row:
                 continue
             if len(row) != width:
-                raise DataFormatError(
+                raise UnreadableDataError(
                     f"{where}, CSV line {reader.line_num}: {len(row)} cells, the header has {width}"
                 )
             yield dict(zip(header, row, strict=True))
     except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataFormatError(f"{where}, CSV line {reader.line_num}: {exc}") from exc
+        raise UnreadableDataError(f"{where}, CSV line {reader.line_num}: {exc}") from exc
     finally:
         text.detach()
 
@@ -112,12 +112,14 @@ def _json_lines(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise DataFormatError(f"{where}, JSON line {number}: {exc}") from exc
+                raise UnreadableDataError(f"{where}, JSON line {number}: {exc}") from exc
             if not isinstance(record, dict):
-                raise DataFormatError(f"{where}, JSON line {number}: not an object: {line[:80]!r}")
+                raise UnreadableDataError(
+                    f"{where}, JSON line {number}: not an object: {line[:80]!r}"
+                )
             yield record
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
-        raise DataFormatError(f"{where}, after JSON line {number}: {exc}") from exc
+        raise UnreadableDataError(f"{where}, after JSON line {number}: {exc}") from exc
 
 
 @contextlib.contextmanager
@@ -125,7 +127,7 @@ def _damaged_data_is_an_error(where: str) -> Iterator[None]:
     try:
         yield
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
-        raise DataFormatError(f"{where}: the compressed data is damaged: {exc}") from exc
+        raise UnreadableDataError(f"{where}: the compressed data is damaged: {exc}") from exc
 
 
 class _JsonScanner:
@@ -178,7 +180,7 @@ class _JsonScanner:
                 if separator != ",":
                     raise self._error(f"expected ',' or '}}' in the object, found {separator!r}")
         if not found:
-            raise DataFormatError(
+            raise UnreadableDataError(
                 f"{self._where}: a JSON object with no records array under any of "
                 f"{', '.join(WRAPPER_KEYS)}"
             )
@@ -250,7 +252,7 @@ class _JsonScanner:
         self._buf = self._buf[self._pos :] + chunk
         self._pos = 0
 
-    def _error(self, message: str) -> DataFormatError:
-        return DataFormatError(
+    def _error(self, message: str) -> UnreadableDataError:
+        return UnreadableDataError(
             f"{self._where}: invalid JSON near character {self._consumed + self._pos}: {message}"
         )

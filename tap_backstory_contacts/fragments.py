@@ -73,7 +73,9 @@ def download_fragments(
                     while indices and len(pending) < max_parallel:
                         index = indices.popleft()
                         pending.append(
-                            pool.submit(_download, client, job, index, count, spool / f"{index}")
+                            pool.submit(
+                                download_fragment, client, job, index, count, spool / f"{index}"
+                            )
                         )
                     fragment = pending.popleft().result()
                     try:
@@ -87,16 +89,23 @@ def download_fragments(
         shutil.rmtree(spool, ignore_errors=True)
 
 
-def _download(
+def download_fragment(
     client: BackstoryClient, job: ExportJob, index: int | None, count: int, path: Path
 ) -> Fragment:
+    """Download one fragment (``None``: the stitched export) to ``path``, retrying cut bodies."""
     label = "the stitched export" if index is None else f"fragment {index} of {count}"
     what = f"Downloading {label} of {job.describe()}"
     params = None if index is None else {"fragment": index}
 
     def attempt() -> Fragment:
+        # One retry loop (and one time budget) covers bad statuses and broken bodies alike.
         response = client.request(
-            "GET", f"{JOBS_PATH}/{job.job_id}/data", params=params, stream=True, what=what
+            "GET",
+            f"{JOBS_PATH}/{job.job_id}/data",
+            params=params,
+            stream=True,
+            what=what,
+            retry=False,
         )
         with response:
             size = _spool(response, path, label)

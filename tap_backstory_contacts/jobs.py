@@ -6,11 +6,18 @@ import enum
 import hashlib
 import json
 import logging
+import re
 import typing as t
 from dataclasses import dataclass
 
 from tap_backstory_contacts import clock
-from tap_backstory_contacts.errors import ExportJobError, TapBackstoryError
+from tap_backstory_contacts.errors import (
+    ApiError,
+    ExportJobError,
+    JobEndedError,
+    TapBackstoryError,
+    WindowTooLargeError,
+)
 
 if t.TYPE_CHECKING:
     from tap_backstory_contacts.client import BackstoryClient
@@ -18,6 +25,11 @@ if t.TYPE_CHECKING:
 
 JOBS_PATH = "/pull/v1/export/contacts/jobs"
 HEARTBEAT_SECONDS = 60.0
+# The API's answers when 2 jobs already run or 10 are queued are undocumented; both seen
+# forms mean "wait for a slot", not "give up".
+LIMIT_STATUSES = frozenset({409, 429})
+# A 400 whose message is about the date range (the API caps a job at 14 days or 1 year).
+RANGE_REFUSAL = re.compile(r"range|too (large|long|many)|at most \d+ days|exceed", re.IGNORECASE)
 logger = logging.getLogger("tap-backstory-contacts")
 
 
@@ -45,6 +57,7 @@ class ExportJob:
     state: JobState
     fragments: int | None = None
     results_size: int | None = None
+    server_message: str | None = None
 
     def describe(self) -> str:
         """``job <id> (window a..b)``, for messages."""
@@ -66,9 +79,41 @@ def fingerprint(params: dict[str, t.Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def create_job(client: BackstoryClient, window: Window, params: dict[str, t.Any]) -> ExportJob:
-    """POST a new export job for ``window`` and return it as the server described it."""
-    body = client.post_json(JOBS_PATH, params, what=f"Creating the export job for window {window}")
+def create_job(
+    client: BackstoryClient, window: Window, params: dict[str, t.Any], poll: PollSettings
+) -> ExportJob:
+    """POST a new export job for ``window``; wait (within the job timeout) while the API's
+    job limits refuse it; raise ``WindowTooLargeError`` if its date range is refused."""
+    what = f"Creating the export job for window {window}"
+    started = clock.monotonic()
+    wait = poll.first_wait
+    while True:
+        try:
+            body = client.post_json(JOBS_PATH, params, what=what, give_up_on=LIMIT_STATUSES)
+            break
+        except ApiError as exc:
+            if exc.status == 400 and RANGE_REFUSAL.search(exc.server_message):
+                raise WindowTooLargeError(str(exc)) from exc
+            if exc.status not in LIMIT_STATUSES:
+                raise
+            delay = wait if exc.retry_after is None else exc.retry_after
+            waited = clock.monotonic() - started
+            if waited + delay > poll.timeout:
+                raise ExportJobError(
+                    f"{what}: the API still refused it after {waited:.0f}s (HTTP {exc.status}: "
+                    f"{exc.server_message}); job_timeout_seconds is {poll.timeout:g}. An org runs "
+                    "at most 2 export jobs and queues 10: other jobs on this org may hold the "
+                    "slots; try again later or raise job_timeout_seconds."
+                ) from exc
+            logger.info(
+                "%s: the API is at its job limit (HTTP %d: %s); trying again in %.1fs",
+                what,
+                exc.status,
+                exc.server_message,
+                delay,
+            )
+            clock.sleep(delay)
+            wait = min(wait * 2, poll.max_wait)
     job = _job_from_body(body, window, what=f"creating the export job for window {window}")
     logger.info("Created %s, state %s", job.describe(), job.state)
     return job
@@ -107,9 +152,9 @@ def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSetti
             logger.info("%s still %s after %.0fs", job.describe(), job.state, now - started)
             last_heartbeat = now
     if job.state is not JobState.COMPLETED:
-        raise ExportJobError(
-            f"{job.describe()} ended {job.state}. Backstory gives no reason for failed jobs; "
-            "try again later, or contact Backstory support with the job id."
+        said = f" (server: {job.server_message})" if job.server_message else ""
+        raise JobEndedError(
+            f"{job.describe()} ended {job.state}{said}", job_id=job.job_id, state=job.state
         )
     logger.info(
         "%s completed: %s fragment(s), %s bytes",
@@ -141,7 +186,14 @@ def _job_from_body(
         state=state,
         fragments=_optional_count(body.get("fragments"), "fragments", job_id),
         results_size=_optional_count(body.get("results_size"), "results_size", job_id),
+        server_message=_server_message(body),
     )
+
+
+def _server_message(body: dict[str, t.Any]) -> str | None:
+    """Any explanation the status carries (none is documented; some APIs add one)."""
+    parts = [str(body[k]) for k in ("error", "message", "failure_reason", "reason") if body.get(k)]
+    return ": ".join(parts) or None
 
 
 def _parse_state(raw: object) -> JobState | None:

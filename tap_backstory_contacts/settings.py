@@ -149,6 +149,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "behind other jobs) before the run fails.",
     ),
     th.Property(
+        "job_retries",
+        th.IntegerType(minimum=0, maximum=10),
+        default=1,
+        title="Job Retries",
+        description="New export jobs created for a window whose job ends Failed or Canceled, "
+        "before the run fails.",
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=100),
         default=8,

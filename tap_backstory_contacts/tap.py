@@ -30,9 +30,9 @@ class TapBackstoryContacts(Tap):
         errors = super()._validate_config(raise_errors=False)
         errors += semantic_errors(self._config)
         if errors and raise_errors:
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
-            )
+            # One message listing every problem, so one run shows all there is to fix.
+            summary = f"{len(errors)} invalid setting(s): " + "; ".join(errors)
+            raise ConfigValidationError(summary, errors=[summary], schema=self.config_jsonschema)
         return errors
 
     @override

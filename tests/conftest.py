@@ -44,7 +44,16 @@ def config(api: FakeBackstory) -> dict[str, t.Any]:
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record every wait the tap asks for instead of sleeping (retries, polls)."""
+    """Record every wait the tap asks for instead of sleeping (retries, polls).
+
+    The tap's monotonic clock moves forward by each wait, so time-bounded loops still end.
+    """
     recorded: list[float] = []
-    monkeypatch.setattr(clock, "sleep", recorded.append)
+    real_monotonic = clock.monotonic
+
+    def fake_sleep(seconds: float) -> None:
+        recorded.append(seconds)
+
+    monkeypatch.setattr(clock, "sleep", fake_sleep)
+    monkeypatch.setattr(clock, "monotonic", lambda: real_monotonic() + sum(recorded))
     return recorded

@@ -107,11 +107,17 @@ def run_cli(
     *args: str,
     state: dict[str, t.Any] | None = None,
     timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> CliResult:
     """Run the tap as its own process, as Meltano would."""
     command = cli_command(tmp_path, config, state) + list(args)
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, env=os.environ.copy(), check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 

@@ -16,24 +16,46 @@ from tests.singer_run import run_cli, sync
 @pytest.mark.parametrize(
     ("switch", "state"), [("fail_jobs", "Failed"), ("cancel_jobs", "Canceled")]
 )
-def test_failed_or_canceled_job_names_job_window_and_state(
+def test_ended_job_is_recreated_then_the_run_fails_naming_jobs_window_and_states(
     api: FakeBackstory, config: dict[str, t.Any], switch: str, state: str
 ) -> None:
-    setattr(api.config, switch, 1)
+    setattr(api.config, switch, 2)
     with pytest.raises(ExportJobError) as caught:
-        sync(config)
-    job = api.created_jobs()[0]
+        sync({**config, "max_concurrent_jobs": 1})
+    first, second = (j for j in api.created_jobs() if j.params["start_date"] == "2026-01-01")
     message = str(caught.value)
-    assert job.job_id in message
-    assert "2026-01-01..2026-01-05" in message
-    assert f"ended {state}" in message
+    assert f"export job {first.job_id} (window 2026-01-01..2026-01-05) ended {state}" in message
+    assert f"export job {second.job_id} (window 2026-01-01..2026-01-05) ended {state}" in message
+    assert "job_retries is 1" in message
+
+
+def test_one_failed_job_is_replaced_and_the_sync_completes(
+    api: FakeBackstory, config: dict[str, t.Any]
+) -> None:
+    api.config.fail_jobs = 1
+    out = sync(config)
+    jobs = api.created_jobs()
+    assert sorted((j.params["start_date"], j.state) for j in jobs) == [
+        ("2026-01-01", "Completed"),
+        ("2026-01-01", "Failed"),
+        ("2026-01-06", "Completed"),
+    ]
+    assert len(out.records) == 50
+    used = {r["export_job_id"] for r in out.records}
+    assert used == {j.job_id for j in jobs if j.state == "Completed"}
+    assert out.bookmark() == "2026-01-10"
+
+
+def test_no_job_retries_fails_at_the_first_failed_job(api: FakeBackstory) -> None:
+    api.config.fail_jobs = 1
+    with pytest.raises(ExportJobError, match="after 1 tries"):
+        sync(make_config(api, job_retries=0))
 
 
 def test_failed_second_window_keeps_the_first_windows_bookmark(
     api: FakeBackstory, tmp_path: Path
 ) -> None:
-    config = make_config(api, max_concurrent_jobs=1)
-    api.config.fail_jobs = 0
+    config = make_config(api, max_concurrent_jobs=1, job_retries=0)
     # Fail only the second job: let the first complete, then switch the fault on.
     first = run_cli(tmp_path, make_config(api, end_date="2026-01-05"))
     assert first.returncode == 0
