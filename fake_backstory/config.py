@@ -21,8 +21,9 @@ class FakeConfig:
 
     Fields that shape a job's data, format and timing (``contacts_per_day``, ``seed``,
     ``data_last_day``, ``extra_fields``, ``fragment_size``, ``json_shape``, ``csv_*``,
-    ``polls_*``, ``job_seconds``) are copied into each job when it is created. Everything else
-    (credentials, token TTL, ``gzip``, throttling, ``status_override``, ``empty_fragments``,
+    ``polls_*``, ``job_seconds``, ``bad_value_at``) are copied into each job when it is
+    created. Everything else (credentials, token TTL, ``gzip``, throttling,
+    ``status_override``, ``empty_fragments``, ``report_fragments``,
     ``expired_status``, limits) is read live on every request.
     """
 
@@ -53,6 +54,10 @@ class FakeConfig:
     status_override: str | None = None
     expired_status: int = 404
     log_requests: bool = False
+    #: False: status responses never carry ``fragments``, so clients must read the stitched file.
+    report_fragments: bool = True
+    #: Export position (0-based) of a record whose ``total_inbound`` is the untypable text "n/a".
+    bad_value_at: int | None = None
 
     def validate(self) -> None:
         """Raise ValueError when an enumerated field holds an unknown value."""

@@ -78,7 +78,7 @@ def job_records(
 ) -> Iterator[dict[str, Any]]:
     """The records a job with ``params`` exports under ``settings``, in export order."""
     last = date.fromisoformat(settings.data_last_day) if settings.data_last_day else None
-    return iter_records(
+    records = iter_records(
         start,
         end,
         ContactFilter.from_params(params),
@@ -87,6 +87,17 @@ def job_records(
         data_last_day=last,
         extra_fields=settings.extra_fields,
     )
+    if settings.bad_value_at is None:
+        return records
+    return _with_bad_value(records, settings.bad_value_at)
+
+
+def _with_bad_value(records: Iterator[dict[str, Any]], position: int) -> Iterator[dict[str, Any]]:
+    """The records, with an integer field of one of them turned into untypable text."""
+    for index, record in enumerate(records):
+        if index == position:
+            record = {**record, "total_inbound": "n/a"}
+        yield record
 
 
 @dataclass(eq=False)

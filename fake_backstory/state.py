@@ -222,7 +222,8 @@ class ApiState:
             export = job.export()
             payload["results_size"] = export.results_size
             payload["fragments"] = export.fragments
-            if export.fragments == 0 and self.config.empty_fragments == "missing":
+            hide = export.fragments == 0 and self.config.empty_fragments == "missing"
+            if hide or not self.config.report_fragments:
                 del payload["fragments"]
         payload["params"] = orjson.dumps(job.params).decode()
         if self.config.status_override is not None:

@@ -220,13 +220,14 @@ class ContactsExport:
         """The fragment's records; if it turns out damaged, fetch it again and go on from
         the first record not yet emitted, so that none is emitted twice."""
         position = f"{job.describe()}, {fragment.describe()}"
+        unit = "CSV row" if self._settings.output_format == "CSV" else "record"
         emitted = 0
         for attempt in range(1, FRAGMENT_READ_ATTEMPTS + 1):
             try:
                 for number, raw in enumerate(self._read(fragment, position), start=1):
                     if number > emitted:
                         emitted = number
-                        yield self._shaper.shape(raw, lineage, _Where(position, number))
+                        yield self._shaper.shape(raw, lineage, _Where(position, unit, number))
                 break
             except UnreadableDataError as exc:
                 if attempt == FRAGMENT_READ_ATTEMPTS:
@@ -317,7 +318,8 @@ class _Where:
     """Lazily formatted position of a record, for error messages."""
 
     position: str
+    unit: str
     number: int
 
     def __call__(self) -> str:
-        return f"{self.position}, record {self.number}"
+        return f"{self.position}, {self.unit} {self.number}"
