@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_backstory_contacts.connection import check_connection
+from tap_backstory_contacts.errors import TapBackstoryError
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
 from tap_backstory_contacts.streams import EnrichedContactsStream
 
@@ -38,6 +42,31 @@ class TapBackstoryContacts(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         return [EnrichedContactsStream(self)]
+
+    @override
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test`` checks credentials and reachability without creating an export job.
+
+        The SDK's default would sync a record, which here means a whole export job.
+        ``--test=schema`` keeps the SDK's behaviour.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config_input = ctx.params.get("config")
+        tap = cls(
+            config=dict(getattr(config_input, "config", {})),
+            parse_env_config=bool(getattr(config_input, "parse_env", False)),
+            validate_config=True,
+        )
+        try:
+            message = check_connection(tap.config)
+        except TapBackstoryError as exc:
+            cls.logger.error("Connection test failed: %s", exc)  # noqa: TRY400 (no traceback)
+            ctx.exit(1)
+        cls.logger.info("Connection test passed: %s", message)
+        ctx.exit()
 
 
 if __name__ == "__main__":
