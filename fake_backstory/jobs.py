@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import orjson
 
 from fake_backstory.config import FakeConfig
 from fake_backstory.data import API_FIELDS, EXTRA_FIELDS, ContactFilter, iter_records
@@ -176,11 +178,29 @@ class FakeJob:
         return self.export().fragments
 
     def export(self) -> RenderedExport:
-        """The rendered export (rendered once, on first use)."""
+        """The rendered export (rendered once, on first use; shared by identical jobs)."""
         with self._render_lock:
             if self._export is None:
-                self._export = self._render()
+                self._export = _RENDERS.get(self._render_key(), self._render)
             return self._export
+
+    def _render_key(self) -> tuple[Any, ...]:
+        s = self.settings
+        return (
+            orjson.dumps(self.params, option=orjson.OPT_SORT_KEYS),
+            self.start,
+            self.end,
+            s.contacts_per_day,
+            s.seed,
+            s.data_last_day,
+            s.extra_fields,
+            s.fragment_size,
+            s.json_shape,
+            s.csv_bool,
+            s.csv_bom,
+            s.csv_line_terminator,
+            s.bad_value_at,
+        )
 
     def gzipped(self, fragment: int | None) -> bytes:
         """Gzip bytes of one fragment (or of the stitched file when None); cached."""
@@ -219,3 +239,26 @@ class FakeJob:
             "job_start_time": format_time(self.started_at) if state != "Queued" else None,
             "job_end_time": format_time(self.ended_at) if state in FINAL_STATES else None,
         }
+
+
+class _RenderCache:
+    """The last few rendered exports, so that a benchmark's repeated identical jobs (and
+    tests that sync the same range twice) do not pay for rendering again."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: dict[tuple[Any, ...], RenderedExport] = {}
+
+    def get(self, key: tuple[Any, ...], render: Callable[[], RenderedExport]) -> RenderedExport:
+        with self._lock:
+            found = self._items.pop(key, None)
+            if found is None:
+                found = render()
+            self._items[key] = found
+            while len(self._items) > self._size:
+                del self._items[next(iter(self._items))]
+            return found
+
+
+_RENDERS = _RenderCache(size=3)

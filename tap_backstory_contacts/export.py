@@ -258,30 +258,31 @@ class ContactsExport:
         digest = fingerprint(params)
         entry = self._ledger.find(window)
         if entry is not None:
-            job = ExportJob(job_id=entry.job_id, window=window, state=JobState.QUEUED)
-            reason = self._unusable(job, entry.fingerprint, digest)
-            if reason is None:
-                logger.info("Re-attached to %s recorded in state", job.describe())
+            recorded = ExportJob(job_id=entry.job_id, window=window, state=JobState.QUEUED)
+            job, reason = self._reusable(recorded, entry.fingerprint, digest)
+            if job is not None:
+                logger.info("Re-attached to %s recorded in state, %s", job.describe(), job.state)
                 return job
-            logger.info("Not reusing %s: %s; creating a new job", job.describe(), reason)
+            logger.info("Not reusing %s: %s; creating a new job", recorded.describe(), reason)
             self._ledger.drop(entry.job_id)
         job = create_job(self._client, window, params, self._settings.poll)
         self._ledger.add(job.job_id, window, digest)
         self._checkpoint()
         return job
 
-    def _unusable(self, job: ExportJob, recorded: str, digest: str) -> str | None:
+    def _reusable(self, job: ExportJob, recorded: str, digest: str) -> tuple[ExportJob | None, str]:
+        """The recorded job's current status if it can still serve, else why not."""
         if recorded != digest:
-            return "it was created with other parameters (the config changed)"
+            return None, "it was created with other parameters (the config changed)"
         try:
             status = fetch_status(self._client, job)
         except ApiError as exc:
             if exc.status in GONE_STATUSES:
-                return f"the API no longer knows it (HTTP {exc.status}; files live 10 days)"
+                return None, f"the API no longer knows it (HTTP {exc.status}; files live 10 days)"
             raise
         if status.state in (JobState.FAILED, JobState.CANCELED):
-            return f"it ended {status.state}"
-        return None
+            return None, f"it ended {status.state}"
+        return status, ""
 
     def _forget_unplanned(self, windows: list[Window]) -> None:
         planned = set(windows)

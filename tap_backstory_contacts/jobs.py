@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tap_backstory_contacts import clock
 from tap_backstory_contacts.errors import (
@@ -58,6 +58,7 @@ class ExportJob:
     fragments: int | None = None
     results_size: int | None = None
     server_message: str | None = None
+    seen_at: float = field(default_factory=clock.monotonic)
 
     def describe(self) -> str:
         """``job <id> (window a..b)``, for messages."""
@@ -130,7 +131,8 @@ def fetch_status(client: BackstoryClient, job: ExportJob) -> ExportJob:
 def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSettings) -> ExportJob:
     """Poll until the job is Completed; raise ``ExportJobError`` if it fails or times out."""
     started = clock.monotonic()
-    wait = poll.first_wait
+    # A job that has run ahead (pipelined) is polled at once, not after a first full wait.
+    wait = max(0.0, poll.first_wait - (started - job.seen_at))
     last_heartbeat = started
     while job.state.in_progress:
         elapsed = clock.monotonic() - started
@@ -141,7 +143,7 @@ def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSetti
                 "and queues 10; raise job_timeout_seconds or try again later."
             )
         clock.sleep(min(wait, poll.timeout - elapsed))
-        wait = min(wait * 2, poll.max_wait)
+        wait = min(max(wait * 2, poll.first_wait), poll.max_wait)
         previous = job.state
         job = fetch_status(client, job)
         now = clock.monotonic()

@@ -1,0 +1,41 @@
+# Developer commands. Each target installs what it needs on first use; stamp files keep re-runs fast.
+#   make test     lint + all tests (the README's test command; .ci/run runs it)
+#   make demo     sync ~30 days from a local fake Backstory API into output/enriched_contacts.jsonl
+PYTHON ?= python3
+VENV := .venv
+MELTANO_VENV := .meltano-venv
+MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
+
+.PHONY: venv meltano-venv install demo lint test
+
+# Dev venv: the tap (editable) with its dev tools.
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Meltano lives in its own venv: its pins may clash with the tap's.
+meltano-venv: $(MELTANO_VENV)/.installed
+$(MELTANO_VENV)/.installed:
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/pip install --quiet 'meltano>=4.4,<5'
+	touch $@
+
+# Both venvs plus the plugins of meltano.yml (into .meltano/).
+install: .meltano/.installed
+.meltano/.installed: meltano.yml pyproject.toml $(VENV)/.installed $(MELTANO_VENV)/.installed
+	$(MELTANO) install
+	touch $@
+
+demo:
+	bash scripts/demo.sh
+
+lint: venv
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory
+
+# The e2e tests install meltano.yml's plugins into a temporary copy of the project.
+test: lint meltano-venv
+	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest

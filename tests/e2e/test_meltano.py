@@ -1,0 +1,254 @@
+"""End to end: `meltano run` of the tap against the fake API into target-jsonl and target-postgres.
+
+Meltano runs from MELTANO_BIN (``make test`` sets it) on a temporary copy of meltano.yml whose
+plugins are installed once per session. Without meltano or PostgreSQL these tests are skipped, or
+fail under CI=true, where everything must run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import typing as t
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fake_backstory import FakeBackstory
+from tap_backstory_contacts.tap import TapBackstoryContacts
+
+REPO = Path(__file__).resolve().parents[2]
+TAP = "tap-backstory-contacts"
+STREAM = "enriched_contacts"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# Config of the copied project's extractor (the fake API's jobs finish within a few polls).
+# Fractional values must be in meltano.yml: from the environment Meltano casts them to int.
+TEST_CONFIG = {"poll_interval_seconds": 0.05, "poll_max_interval_seconds": 0.2, "window_days": 7}
+# Variables of the developer's shell that would change what the copied project does.
+FOREIGN_PREFIXES = ("TAP_BACKSTORY_CONTACTS_", "TARGET_JSONL_", "TARGET_POSTGRES_", "MELTANO_")
+# Meltano setting kind for each JSON Schema type of the tap's config.
+KINDS = {
+    "string": "string",
+    "integer": "integer",
+    # Seconds settings are declared `integer`: Meltano 4.4.1 crashes on environment values of
+    # `decimal` settings, while an `integer` setting still passes fractions from meltano.yml.
+    "number": "integer",
+    "boolean": "boolean",
+    "object": "object",
+}
+# SDK settings Meltano supplies itself for the stream-maps and schema-flattening capabilities.
+CAPABILITY_SETTINGS = ("stream_map", "faker_config", "flattening_")
+PSQL = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-tA"]
+
+
+def unavailable(reason: str) -> t.NoReturn:
+    """Skip for ``reason``; under CI=true fail instead, since CI must run every test."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: end-to-end tests must run)")
+    pytest.skip(reason)
+
+
+class Meltano:
+    """A Meltano project in a temporary directory, driven through the meltano CLI."""
+
+    def __init__(self, executable: str, root: Path) -> None:
+        self.executable = executable
+        self.root = root
+
+    def run(self, *args: str, env: dict[str, str], timeout: float = 300) -> str:
+        """Run ``meltano <args>`` in the project; return stdout, fail the test on an error."""
+        done = subprocess.run(
+            [self.executable, *args],
+            cwd=self.root,
+            env={**clean_environment(), **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            command = " ".join(args)
+            pytest.fail(f"meltano {command} exited {done.returncode}:\n{done.stderr[-5000:]}")
+        return done.stdout
+
+    def bookmark(self, state_id: str, env: dict[str, str]) -> t.Any:
+        """The stream's replication_key_value in Meltano's saved state ``state_id``."""
+        state = json.loads(self.run("state", "get", state_id, env=env))
+        return state["singer_state"]["bookmarks"][STREAM]["replication_key_value"]
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without settings meant for other Meltano projects."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
+
+
+def tap_plugin(project: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The tap's entry under ``plugins.extractors`` of a parsed meltano.yml."""
+    (extractor,) = (p for p in project["plugins"]["extractors"] if p["name"] == TAP)
+    return extractor
+
+
+def project_file(text: str) -> str:
+    """The repo's meltano.yml, with the tap installed from this checkout and fast polling."""
+    project = yaml.safe_load(text)
+    extractor = tap_plugin(project)
+    extractor["pip_url"] = f"-e {REPO}"
+    extractor.setdefault("config", {}).update(TEST_CONFIG)
+    return yaml.safe_dump(project, sort_keys=False)
+
+
+def meltano_kind(prop: dict[str, t.Any]) -> str:
+    """The Meltano setting kind that matches one property of the tap's config schema."""
+    if "enum" in prop:
+        return "options"
+    if prop.get("format") == "date":
+        return "date_iso8601"
+    (json_type,) = (name for name in prop["type"] if name != "null")
+    return KINDS[json_type]
+
+
+def test_meltano_yml_declares_every_tap_setting() -> None:
+    """meltano.yml's extractor settings match the tap's config: names, kinds, secrets, options."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    declared = {setting["name"]: setting for setting in tap_plugin(project)["settings"]}
+    full = copy.deepcopy(TapBackstoryContacts.config_jsonschema)
+    TapBackstoryContacts.append_builtin_config(full)  # as --about shows it, with batch_config
+    schema = {
+        name: prop
+        for name, prop in full["properties"].items()
+        if not name.startswith(CAPABILITY_SETTINGS)
+    }
+    assert sorted(declared) == sorted(schema)
+    for name, prop in schema.items():
+        setting = declared[name]
+        assert setting["kind"] == meltano_kind(prop), name
+        assert setting.get("sensitive", False) == prop.get("secret", False), name
+        assert [o["value"] for o in setting.get("options", [])] == prop.get("enum", []), name
+        assert setting["label"], name
+        assert setting["description"], name
+
+
+@pytest.fixture(scope="session")
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
+    """A copy of meltano.yml with every plugin installed, shared by the session's tests."""
+    executable = os.environ.get("MELTANO_BIN", "")
+    if not (executable and os.access(executable, os.X_OK)):
+        unavailable(f"MELTANO_BIN={executable!r} is not an executable meltano (run `make test`)")
+    root = tmp_path_factory.mktemp("meltano-project")
+    (root / "meltano.yml").write_text(project_file((REPO / "meltano.yml").read_text()))
+    project = Meltano(executable, root)
+    project.run("install", env={}, timeout=600)
+    return project
+
+
+def tap_env(api: FakeBackstory, tmp_path: Path, start: date, end: date) -> dict[str, str]:
+    """Settings for one test: the fake API, the date range and a state database of its own."""
+    return {
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "TAP_BACKSTORY_CONTACTS_API_URL": api.url,
+        "TAP_BACKSTORY_CONTACTS_CLIENT_ID": api.config.client_id,
+        "TAP_BACKSTORY_CONTACTS_CLIENT_SECRET": api.config.client_secret,
+        "TAP_BACKSTORY_CONTACTS_START_DATE": start.isoformat(),
+        "TAP_BACKSTORY_CONTACTS_END_DATE": end.isoformat(),
+    }
+
+
+def yesterday() -> date:
+    """The last complete UTC day: the tap never extracts past it."""
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def test_jsonl_receives_every_contact_once(
+    meltano: Meltano, api: FakeBackstory, tmp_path: Path
+) -> None:
+    """A 10-day first run lands exactly the API's contacts and bookmarks the last day."""
+    start, end = yesterday() - timedelta(days=13), yesterday() - timedelta(days=4)
+    api.config.data_last_day = yesterday().isoformat()
+    env = tap_env(api, tmp_path, start, end)
+    env["TARGET_JSONL_DESTINATION_PATH"] = str(tmp_path / "output")
+
+    meltano.run("run", TAP, "target-jsonl", env=env)
+
+    lines = (tmp_path / "output" / f"{STREAM}.jsonl").read_text().splitlines()
+    keys = [json.loads(line)["contact_key"] for line in lines]
+    assert len(keys) == len(api.expected_records(start.isoformat(), end.isoformat())) > 0
+    assert len(set(keys)) == len(keys)
+    assert meltano.bookmark(f"dev:{TAP}-to-target-jsonl", env) == end.isoformat()
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A schema name unique to this test, dropped afterwards."""
+    if shutil.which("psql") is None:
+        unavailable("psql is not installed")
+    try:
+        psql("select 1")
+    except subprocess.CalledProcessError as exc:
+        unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc.stderr.strip()}")
+    schema = f"backstory_e2e_{uuid.uuid4().hex[:10]}"
+    yield schema
+    psql(f"drop schema if exists {schema} cascade")
+
+
+def psql(sql: str) -> str:
+    """Run one statement as postgres on database test; return its unaligned output."""
+    done = subprocess.run(
+        [shutil.which("psql") or "psql", *PSQL, "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
+    )
+    return done.stdout.strip()
+
+
+def row_counts(table: str) -> tuple[int, int]:
+    """Rows and distinct contact keys in ``table``."""
+    query = f"select count(*), count(distinct contact_key) from {table}"  # noqa: S608 - our table
+    rows, keys = psql(query).split("|")
+    return int(rows), int(keys)
+
+
+def test_postgres_second_run_is_incremental(
+    meltano: Meltano, api: FakeBackstory, postgres_schema: str, tmp_path: Path
+) -> None:
+    """A second run asks for the one new day only, and the table holds every contact once."""
+    last = yesterday() - timedelta(days=2)
+    start, new_day = last - timedelta(days=6), last + timedelta(days=1)
+    api.config.data_last_day = last.isoformat()
+    env = tap_env(api, tmp_path, start, last)
+    env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = postgres_schema
+    # target-postgres 0.8.1 requires a password even where the server trusts local connections.
+    env["TARGET_POSTGRES_PASSWORD"] = os.environ.get("PGPASSWORD", "postgres")
+    table = f"{postgres_schema}.{STREAM}"
+    state_id = f"dev:{TAP}-to-target-postgres"
+
+    meltano.run("run", TAP, "target-postgres", env=env)
+    expected = len(api.expected_records(start.isoformat(), last.isoformat()))
+    assert row_counts(table) == (expected, expected)
+    assert expected > 0
+    assert meltano.bookmark(state_id, env) == last.isoformat()
+
+    jobs_before = len(api.created_jobs())
+    api.config.data_last_day = new_day.isoformat()
+    env["TAP_BACKSTORY_CONTACTS_END_DATE"] = new_day.isoformat()
+    meltano.run("run", TAP, "target-postgres", env=env)
+
+    jobs = api.created_jobs()
+    assert len(jobs) == jobs_before + 1
+    assert (jobs[-1].params["start_date"], jobs[-1].params["end_date"]) == (
+        new_day.isoformat(),
+        new_day.isoformat(),
+    )
+    expected = len(api.expected_records(start.isoformat(), new_day.isoformat()))
+    assert expected > 0
+    assert row_counts(table) == (expected, expected)
+    assert meltano.bookmark(state_id, env) == new_day.isoformat()
