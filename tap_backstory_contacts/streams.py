@@ -70,13 +70,17 @@ class EnrichedContactsStream(Stream):
                 max_seconds=float(self.config.get("max_retry_seconds", 900)),
             ),
         )
+        # In BATCH mode records go to batch files first: a STATE sent now could get ahead
+        # of the BATCH message holding them. The SDK sends STATE after each BATCH message
+        # instead, and by then the in-memory state matches what the batch files hold.
+        emit = self._emit_state if self.get_batch_config(self.config) is None else _no_emit
         export = ContactsExport(
             client=client,
             settings=ExportSettings.from_config(self.config),
             ledger=Ledger(state),
             shaper=RecordShaper(self.schema),
-            checkpoint=self._emit_state,
-            window_done=lambda window: self._advance_bookmark(state, window),
+            checkpoint=emit,
+            window_done=lambda window: self._advance_bookmark(state, window, emit),
         )
         try:
             yield from export.records(windows)
@@ -98,16 +102,22 @@ class EnrichedContactsStream(Stream):
         value = state.get("replication_key_value")
         return _optional_date(value[:10] if isinstance(value, str) else None)
 
-    def _advance_bookmark(self, state: dict[str, t.Any], window: Window) -> None:
+    def _advance_bookmark(
+        self, state: dict[str, t.Any], window: Window, emit: t.Callable[[], None]
+    ) -> None:
         current = self._bookmark(state)
         if current is None or window.end > current:
             state["replication_key"] = REPLICATION_KEY
             state["replication_key_value"] = window.end.isoformat()
-        self._emit_state()
+        emit()
 
     def _emit_state(self) -> None:
         """Send a STATE message now (the SDK's public way to flush stream state)."""
         self.finalize_state_progress_markers(self.stream_state)
+
+
+def _no_emit() -> None:
+    """Batch mode: state leaves with the next BATCH message, not now."""
 
 
 def _optional_date(value: str | None) -> datetime.date | None:
