@@ -222,12 +222,13 @@ class ContactsExport:
         position = f"{job.describe()}, {fragment.describe()}"
         unit = "CSV row" if self._settings.output_format == "CSV" else "record"
         emitted = 0
+        where = _Where(position, unit)
         for attempt in range(1, FRAGMENT_READ_ATTEMPTS + 1):
             try:
                 for number, raw in enumerate(self._read(fragment, position), start=1):
                     if number > emitted:
-                        emitted = number
-                        yield self._shaper.shape(raw, lineage, _Where(position, unit, number))
+                        emitted = where.number = number
+                        yield self._shaper.shape(raw, lineage, where)
                 break
             except UnreadableDataError as exc:
                 if attempt == FRAGMENT_READ_ATTEMPTS:
@@ -314,13 +315,13 @@ class ContactsExport:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Where:
-    """Lazily formatted position of a record, for error messages."""
+    """The current record's position, formatted only for an error message."""
 
     position: str
     unit: str
-    number: int
+    number: int = 0
 
     def __call__(self) -> str:
         return f"{self.position}, {self.unit} {self.number}"

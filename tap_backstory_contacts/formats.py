@@ -24,6 +24,9 @@ SNIFF_BYTES = 1 << 16
 # Keys under which a wrapper object may hold the records array.
 WRAPPER_KEYS = ("data", "records", "results", "contacts", "items")
 _WHITESPACE = " \t\r\n"
+# Cut points the fast path tries per run, and elements parsed one by one after it fails.
+FAST_PATH_TRIES = 3
+SLOW_PATH_ELEMENTS = 1000
 
 
 @contextlib.contextmanager
@@ -141,6 +144,8 @@ class _JsonScanner:
         self._pos = 0
         self._consumed = 0  # characters dropped from the front of the buffer so far
         self._eof = False
+        self._elements = 0  # array elements parsed so far
+        self._fast_after = 0  # element count from which the orjson fast path may run again
 
     def array_items(self) -> Iterator[dict[str, t.Any]]:
         """Records of a top-level array."""
@@ -192,16 +197,55 @@ class _JsonScanner:
             self._pos += 1
             return
         while True:
-            item = self._value()
-            if not isinstance(item, dict):
-                raise self._error(f"an array element is not an object: {str(item)[:80]!r}")
-            yield item
+            run = self._complete_run()
+            for item in [self._value()] if run is None else run:
+                self._elements += 1
+                if not isinstance(item, dict):
+                    raise self._error(f"an array element is not an object: {str(item)[:80]!r}")
+                yield item
             separator = self._peek()
             self._pos += 1
             if separator == "]":
                 return
             if separator != ",":
                 raise self._error(f"expected ',' or ']' between records, found {separator!r}")
+
+    def _complete_run(self) -> list[t.Any] | None:
+        """Fast path (profiled): every element from here up to the buffer's last '}' that is
+        followed by ',' or ']', parsed by orjson in one call; None if there is none.
+
+        A '}' inside a string makes the slice invalid JSON (its string never closes), so a
+        wrong cut can only fail, never mis-parse; after a failure the element-by-element
+        path runs for a while.
+        """
+        if self._elements < self._fast_after:
+            return None
+        self._peek()
+        end = len(self._buf)
+        for _ in range(FAST_PATH_TRIES):
+            cut = self._buf.rfind("}", self._pos, end)
+            if cut < 0:
+                return None
+            follow = cut + 1
+            while follow < len(self._buf) and self._buf[follow] in _WHITESPACE:
+                follow += 1
+            if follow == len(self._buf):
+                if self._eof:
+                    return None
+                self._fill()  # the separator is in the next chunk
+                end = len(self._buf)
+                continue
+            if self._buf[follow] not in ",]":
+                end = cut
+                continue
+            try:
+                run = orjson.loads("[" + self._buf[self._pos : cut + 1] + "]")
+            except orjson.JSONDecodeError:
+                self._fast_after = self._elements + SLOW_PATH_ELEMENTS
+                return None
+            self._pos = cut + 1
+            return t.cast("list[t.Any]", run)
+        return None
 
     def _value(self) -> t.Any:
         self._peek()

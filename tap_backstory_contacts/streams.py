@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import functools
 import typing as t
 
+import singer_sdk.singerlib as singer
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
@@ -12,14 +16,14 @@ from tap_backstory_contacts import clock, schemas
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.export import ContactsExport, ExportSettings
 from tap_backstory_contacts.ledger import Ledger
+from tap_backstory_contacts.output import flush_pending_records
 from tap_backstory_contacts.records import RecordShaper
 from tap_backstory_contacts.retry import RetryPolicy
 from tap_backstory_contacts.settings import parse_date
 from tap_backstory_contacts.windows import Window, last_complete_day, split, sync_range
 
 if t.TYPE_CHECKING:
-    import datetime
-    from collections.abc import Iterable
+    from collections.abc import Generator, Iterable
 
     from singer_sdk.helpers.types import Context, Record
 
@@ -86,6 +90,38 @@ class EnrichedContactsStream(Stream):
             yield from export.records(windows)
         finally:
             client.close()
+            with contextlib.suppress(OSError):
+                flush_pending_records()
+
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
+        """None: the stream has no child streams (and the SDK would copy every record)."""
+        return ()
+
+    def _generate_record_messages(
+        self, record: Record
+    ) -> Generator[singer.RecordMessage, None, None]:
+        """The SDK's record messages, minus its per-property selection walk when every
+        property is selected (about a sixth of the tap's time per record, profiled).
+
+        With fields deselected in the catalog, the SDK's own path runs unchanged.
+        """
+        if not self._everything_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        extracted = datetime.datetime.now(datetime.UTC)
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias, record=mapped, time_extracted=extracted
+                )
+
+    @functools.cached_property
+    def _everything_selected(self) -> bool:
+        mask = self.mask
+        return all(mask.get(("properties", name), True) for name in self.schema["properties"])
 
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None

@@ -6,13 +6,13 @@ import typing as t
 
 import click
 from singer_sdk import Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_backstory_contacts.connection import check_connection
 from tap_backstory_contacts.errors import TapBackstoryError
+from tap_backstory_contacts.output import StateFlushingWriter
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
 from tap_backstory_contacts.streams import EnrichedContactsStream
 
@@ -25,8 +25,7 @@ class TapBackstoryContacts(Tap):
 
     name = "tap-backstory-contacts"
     config_jsonschema = CONFIG_SCHEMA
-    # msgspec serialises Singer messages about a third faster than the default writer.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = StateFlushingWriter
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

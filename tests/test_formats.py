@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
 import typing as t
 from pathlib import Path
 
@@ -111,3 +112,29 @@ def test_csv_reads_quoted_values_bom_and_crlf() -> None:
 def test_csv_row_with_wrong_width_is_an_error() -> None:
     with pytest.raises(DataFormatError, match="CSV line 3: 1 cells, the header has 2"):
         list(read_csv(io.BytesIO(b"a,b\n1,2\n3\n"), "test"))
+
+
+TRICKY = ["}", "},", "}]", '"},{"', "}\n,", "\\", "\u00e9\u5c71", "a,b", "", "]", "{", "} , {"]
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 4096])
+@pytest.mark.parametrize("seed", range(4))
+def test_arrays_with_braces_inside_strings_parse_exactly(
+    monkeypatch: pytest.MonkeyPatch, chunk: int, seed: int
+) -> None:
+    """The orjson fast path cuts at '}' and must never be fooled by one inside a string."""
+    monkeypatch.setattr(formats, "CHUNK_CHARS", chunk)
+    rng = random.Random(seed)
+    records = [
+        {
+            "i": i,
+            "s": "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 6))),
+            "n": rng.choice([None, True, 1.5, -7]),
+            "nested": {"x": rng.choice(TRICKY)},
+        }
+        for i in range(300)
+    ]
+    for indent in (None, 1):
+        assert _json(json.dumps(records, indent=indent, ensure_ascii=False).encode()) == records
+        wrapped = json.dumps({"data": records, "count": 300}, indent=indent).encode()
+        assert _json(wrapped) == records

@@ -1,0 +1,1 @@
+"""Benchmarks of tap-backstory-contacts against the fake API: ``python -m benchmarks``."""
