@@ -1,12 +1,13 @@
 # Developer commands. Each target installs what it needs on first use; stamp files keep re-runs fast.
 #   make test     lint + all tests (the README's test command; .ci/run runs it)
 #   make demo     sync ~30 days from a local fake Backstory API into output/enriched_contacts.jsonl
+#   make bench    every benchmark case; prints ratios and writes benchmarks/results.md
 PYTHON ?= python3
 VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv install demo lint test
+.PHONY: venv meltano-venv install demo lint test bench
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -34,8 +35,12 @@ demo:
 lint: venv
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
-	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory
+	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks
 
 # The e2e tests install meltano.yml's plugins into a temporary copy of the project.
 test: lint meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
+
+# Needs PostgreSQL on 127.0.0.1:5432 for the BATCH case; takes about 5 minutes.
+bench: install
+	$(VENV)/bin/python -m benchmarks

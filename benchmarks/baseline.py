@@ -21,7 +21,7 @@ JOBS = "/pull/v1/export/contacts/jobs"
 
 def main(config_path: str) -> None:
     """Create one job for the config's range, download its fragments, write RECORDs."""
-    config = json.loads(open(config_path, encoding="utf-8").read())  # noqa: SIM115, PTH123
+    config = json.loads(open(config_path, encoding="utf-8").read())  # noqa: SIM115
     url = config["api_url"]
     session = requests.Session()
     token = session.post(

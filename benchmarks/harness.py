@@ -63,7 +63,7 @@ def write_config(directory: Path, config: dict[str, t.Any], name: str = "config.
 def measure(command: list[str], *, env: dict[str, str] | None = None) -> Measurement:
     """Run ``command`` with stdout to /dev/null; its wall time and its own peak RSS."""
     started = time.perf_counter()
-    with open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:  # noqa: PTH123
+    with open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(  # noqa: S603
             command, cwd=ROOT, stdout=sink, stderr=errors, env={**os.environ, **(env or {})}
         )

@@ -1,0 +1,312 @@
+"""The benchmark cases: each returns table rows with its ratio against a same-run baseline."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import statistics
+import subprocess
+import typing as t
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.harness import ROOT, FakeApi, Measurement, measure, tap_command, write_config
+
+MELTANO = ROOT / ".meltano-venv" / "bin" / "meltano"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where cases write files, and whether to run a small, quick version."""
+
+    scratch: Path
+    quick: bool = False
+
+    @property
+    def repetitions(self) -> int:
+        """Runs per measured variant (the median is kept)."""
+        return 1 if self.quick else 3
+
+
+@dataclass
+class Row:
+    """One measured variant of a case."""
+
+    case: str
+    variant: str
+    records: int
+    seconds: float
+    peak_rss_mb: float
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    ratio_label: str = field(default="")
+
+    @property
+    def ratio_text(self) -> str:
+        """The ratio as printed."""
+        return "" if self.ratio is None else f"{self.ratio:.2f}{self.ratio_label}"
+
+
+def _config(api: FakeApi, **overrides: t.Any) -> dict[str, t.Any]:
+    config: dict[str, t.Any] = {
+        "client_id": "test-client",
+        "client_secret": "test-secret",
+        "api_url": api.url,
+        "poll_interval_seconds": 0.05,
+        "poll_max_interval_seconds": 0.1,
+    }
+    config.update(overrides)
+    return config
+
+
+def _median(context: Context, command: list[str]) -> Measurement:
+    runs = [measure(command) for _ in range(context.repetitions)]
+    return Measurement(
+        seconds=statistics.median(m.seconds for m in runs),
+        peak_rss_mb=max(m.peak_rss_mb for m in runs),
+    )
+
+
+def throughput(context: Context) -> list[Row]:
+    """Target 1: >= 40% of an orjson baseline's records/s and >= 3x the SDK-default tap."""
+    days, per_day = (20, 1000) if context.quick else (100, 2000)
+    records = days * per_day
+    with FakeApi(contacts_per_day=per_day, fragment_size=records // 10) as api:
+        config = write_config(
+            context.scratch,
+            _config(api, start_date="2025-01-01", end_date=_day(days), window_days=days),
+        )
+        measure(tap_command(config, "benchmarks.baseline"))  # the fake renders the export once
+        baseline = _median(context, tap_command(config, "benchmarks.baseline"))
+        tap = _median(context, tap_command(config))
+        default = _median(context, tap_command(config, "benchmarks.default_sdk_tap"))
+    vs_baseline = baseline.seconds / tap.seconds
+    vs_default = default.seconds / tap.seconds
+    return [
+        Row("throughput", "orjson baseline", records, baseline.seconds, baseline.peak_rss_mb),
+        Row(
+            "throughput",
+            "tap",
+            records,
+            tap.seconds,
+            tap.peak_rss_mb,
+            vs_baseline,
+            ">= 0.40 of baseline records/s",
+            vs_baseline >= 0.40,
+        ),
+        Row(
+            "throughput",
+            "tap, SDK default writer + conformance",
+            records,
+            default.seconds,
+            default.peak_rss_mb,
+            vs_default,
+            "tap >= 3x this records/s",
+            vs_default >= 3,
+            "x",
+        ),
+    ]
+
+
+def memory(context: Context) -> list[Row]:
+    """Target 2: peak RSS under 120 MB at 1M contacts, within 10% of 200k contacts."""
+    sizes = (20_000, 100_000) if context.quick else (200_000, 1_000_000)
+    rows = []
+    peaks = []
+    for records in sizes:
+        per_day = records // 100
+        with FakeApi(contacts_per_day=per_day, fragment_size=20_000) as api:
+            config = write_config(
+                context.scratch,
+                _config(api, start_date="2025-01-01", end_date=_day(100), window_days=25),
+            )
+            run = measure(tap_command(config))
+        peaks.append(run.peak_rss_mb)
+        rows.append(
+            Row("memory", f"tap, {records:,} contacts", records, run.seconds, run.peak_rss_mb)
+        )
+    growth = peaks[1] / peaks[0]
+    rows[-1].ratio = growth
+    rows[-1].target = "< 120 MB and <= 1.10x the smaller run"
+    rows[-1].met = peaks[1] < 120 and growth <= 1.10
+    rows[-1].ratio_label = "x RSS"
+    return rows
+
+
+def parallel_fragments(context: Context) -> list[Row]:
+    """Target 3: 8 throttled fragments (1 MB/s a connection) >= 4x faster with 8 downloads."""
+    per_day, days = (560, 10) if context.quick else (2240, 10)
+    records = per_day * days
+    with FakeApi(
+        contacts_per_day=per_day,
+        fragment_size=records // 8,
+        throttle_bytes_per_second=1_000_000,
+    ) as api:
+        runs = {}
+        for parallel in (1, 8):
+            config = write_config(
+                context.scratch,
+                _config(
+                    api,
+                    start_date="2025-01-01",
+                    end_date=_day(days),
+                    window_days=days,
+                    max_parallel_downloads=parallel,
+                ),
+            )
+            runs[parallel] = measure(tap_command(config))
+    speedup = runs[1].seconds / runs[8].seconds
+    return [
+        Row(
+            "parallel fragments",
+            "1 download at a time",
+            records,
+            runs[1].seconds,
+            runs[1].peak_rss_mb,
+        ),
+        Row(
+            "parallel fragments",
+            "8 downloads at a time",
+            records,
+            runs[8].seconds,
+            runs[8].peak_rss_mb,
+            speedup,
+            ">= 4x faster than 1",
+            speedup >= 4,
+            "x",
+        ),
+    ]
+
+
+def pipelined_jobs(context: Context) -> list[Row]:
+    """Target 4: 6 windows of fixed-time jobs take <= 0.6x with 2 jobs in flight than 1."""
+    job_seconds = 1.0 if context.quick else 2.0
+    with FakeApi(contacts_per_day=20, job_seconds=job_seconds) as api:
+        runs = {}
+        for jobs in (1, 2):
+            config = write_config(
+                context.scratch,
+                _config(
+                    api,
+                    start_date="2025-01-01",
+                    end_date=_day(6),
+                    window_days=1,
+                    max_concurrent_jobs=jobs,
+                ),
+            )
+            runs[jobs] = measure(tap_command(config))
+    ratio = runs[2].seconds / runs[1].seconds
+    return [
+        Row("pipelined jobs", "1 job in flight", 120, runs[1].seconds, runs[1].peak_rss_mb),
+        Row(
+            "pipelined jobs",
+            "2 jobs in flight",
+            120,
+            runs[2].seconds,
+            runs[2].peak_rss_mb,
+            ratio,
+            "<= 0.60x the time of 1",
+            ratio <= 0.60,
+            "x time",
+        ),
+    ]
+
+
+def batch_into_postgres(context: Context) -> list[Row]:
+    """Target 5: meltano run into PostgreSQL >= 2x faster with BATCH than RECORD messages."""
+    if not MELTANO.exists():
+        return [Row("BATCH into postgres", "skipped: run `make install` first", 0, 0, 0)]
+    days, per_day = (10, 2000) if context.quick else (100, 2000)
+    records = days * per_day
+    project = context.scratch / "meltano"
+    shutil.copytree(ROOT / ".meltano", project / ".meltano", symlinks=True)
+    shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
+    _pin_pip_url(project / "meltano.yml")
+    rows = []
+    with FakeApi(contacts_per_day=per_day, fragment_size=20_000) as api:
+        seconds = {}
+        for variant, batch in (("RECORD messages", None), ("BATCH messages", True)):
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            env = {
+                "MELTANO_DATABASE_URI": f"sqlite:///{project}/.meltano/bench-{schema}.db",
+                "TAP_BACKSTORY_CONTACTS_API_URL": api.url,
+                "TAP_BACKSTORY_CONTACTS_CLIENT_ID": "test-client",
+                "TAP_BACKSTORY_CONTACTS_CLIENT_SECRET": "test-secret",
+                "TAP_BACKSTORY_CONTACTS_START_DATE": "2025-01-01",
+                "TAP_BACKSTORY_CONTACTS_END_DATE": _day(days),
+                "TAP_BACKSTORY_CONTACTS_WINDOW_DAYS": str(days),
+                "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
+                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+                "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
+            }
+            if batch:
+                storage = (context.scratch / "batches").as_uri()
+                env["TAP_BACKSTORY_CONTACTS_BATCH_CONFIG"] = (
+                    '{"encoding": {"format": "jsonl", "compression": "gzip"}, '
+                    f'"storage": {{"root": "{storage}"}}, "batch_size": 50000}}'
+                )
+            command = [
+                str(MELTANO),
+                "--cwd",
+                str(project),
+                "run",
+                "tap-backstory-contacts",
+                "target-postgres",
+            ]
+            try:
+                run = measure(command, env=env)
+                loaded = _psql(f"select count(*) from {schema}.enriched_contacts")  # noqa: S608 (our own random schema name)
+            finally:
+                _psql(f"drop schema if exists {schema} cascade")
+            if int(loaded) != records:
+                raise RuntimeError(f"{variant}: {loaded} rows loaded, expected {records}")
+            seconds[variant] = run.seconds
+            rows.append(
+                Row(
+                    "BATCH into postgres",
+                    f"meltano run, {variant}",
+                    records,
+                    run.seconds,
+                    run.peak_rss_mb,
+                )
+            )
+    speedup = seconds["RECORD messages"] / seconds["BATCH messages"]
+    rows[-1].ratio = speedup
+    rows[-1].target = ">= 2x faster than RECORD"
+    rows[-1].met = speedup >= 2
+    rows[-1].ratio_label = "x"
+    return rows
+
+
+def _pin_pip_url(meltano_yml: Path) -> None:
+    text = meltano_yml.read_text(encoding="utf-8")
+    meltano_yml.write_text(
+        text.replace("pip_url: -e .\n", f"pip_url: -e {ROOT}\n"), encoding="utf-8"
+    )
+
+
+def _psql(sql: str) -> str:
+    done = subprocess.run(  # noqa: S603
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", sql],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _day(days: int) -> str:
+    """The ISO date ``days - 1`` days after 2025-01-01 (a range of ``days`` days)."""
+    return (datetime.date(2025, 1, 1) + datetime.timedelta(days=days - 1)).isoformat()
+
+
+CASES: dict[str, t.Callable[[Context], list[Row]]] = {
+    "throughput": throughput,
+    "memory": memory,
+    "parallel-fragments": parallel_fragments,
+    "pipelined-jobs": pipelined_jobs,
+    "batch-postgres": batch_into_postgres,
+}
