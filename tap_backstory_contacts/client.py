@@ -15,6 +15,7 @@ from tap_backstory_contacts.retry import (
     call_with_retries,
     parse_retry_after,
 )
+from tap_backstory_contacts.settings import DEFAULT_API_URL
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 CONNECT_TIMEOUT_SECONDS = 15.0
@@ -56,6 +57,22 @@ class BackstoryClient:
             fetch=self._post_token_form,
             client_id=client_id,
             client_secret=client_secret,
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: t.Mapping[str, t.Any], policy: RetryPolicy | None = None
+    ) -> BackstoryClient:
+        """A client for the tap's config; retries as configured unless ``policy`` is given."""
+        return cls(
+            api_url=config.get("api_url", DEFAULT_API_URL),
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            policy=policy
+            or RetryPolicy(
+                max_tries=int(config.get("max_retries", 8)) + 1,
+                max_seconds=float(config.get("max_retry_seconds", 900)),
+            ),
         )
 
     def close(self) -> None:

@@ -16,12 +16,7 @@ PROBE_JOB_ID = "connection-test"
 
 def check_connection(config: t.Mapping[str, t.Any]) -> str:
     """Fetch a token and make one authorised call; return what was verified."""
-    client = BackstoryClient(
-        api_url=config.get("api_url", "https://api.people.ai"),
-        client_id=config["client_id"],
-        client_secret=config["client_secret"],
-        policy=RetryPolicy(max_tries=3, max_seconds=60),
-    )
+    client = BackstoryClient.from_config(config, RetryPolicy(max_tries=3, max_seconds=60))
     try:
         client.auth.token()
         try:

@@ -19,7 +19,6 @@ from tap_backstory_contacts.export import ContactsExport, ExportSettings
 from tap_backstory_contacts.ledger import Ledger
 from tap_backstory_contacts.output import flush_pending_records
 from tap_backstory_contacts.records import RecordShaper
-from tap_backstory_contacts.retry import RetryPolicy
 from tap_backstory_contacts.settings import parse_date
 from tap_backstory_contacts.windows import Window, last_complete_day, split, sync_range
 
@@ -67,15 +66,7 @@ class EnrichedContactsStream(Stream):
             return
         windows = split(days, int(self.config.get("window_days", 14)))
         self.logger.info("Extracting %s in %d window(s)", days, len(windows))
-        client = BackstoryClient(
-            api_url=self.config.get("api_url", "https://api.people.ai"),
-            client_id=self.config["client_id"],
-            client_secret=self.config["client_secret"],
-            policy=RetryPolicy(
-                max_tries=int(self.config.get("max_retries", 8)) + 1,
-                max_seconds=float(self.config.get("max_retry_seconds", 900)),
-            ),
-        )
+        client = BackstoryClient.from_config(self.config)
         # In BATCH mode records go to batch files first: a STATE sent now could get ahead
         # of the BATCH message holding them. The SDK sends STATE after each BATCH message
         # instead, and by then the in-memory state matches what the batch files hold.
