@@ -23,7 +23,7 @@ class FakeConfig:
     ``data_last_day``, ``extra_fields``, ``fragment_size``, ``json_shape``, ``csv_*``,
     ``polls_*``, ``job_seconds``, ``bad_value_at``) are copied into each job when it is
     created. Everything else (credentials, token TTL, ``gzip``, throttling,
-    ``status_override``, ``empty_fragments``, ``report_fragments``,
+    ``status_override``, ``empty_fragments``, ``report_fragments``, ``empty_data_status``,
     ``expired_status``, limits) is read live on every request.
     """
 
@@ -56,6 +56,8 @@ class FakeConfig:
     log_requests: bool = False
     #: False: status responses never carry ``fragments``, so clients must read the stitched file.
     report_fragments: bool = True
+    #: How /data answers for an empty export: 200 (an empty file), 204 or 404.
+    empty_data_status: int = 200
     #: Export position (0-based) of a record whose ``total_inbound`` is the untypable text "n/a".
     bad_value_at: int | None = None
 

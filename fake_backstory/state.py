@@ -238,6 +238,10 @@ class ApiState:
                 raise ApiError(400, "Job is not completed")  # noqa: TRY301
             export = job.export()
             fragment = self._fragment_param(request, export.fragments)
+            if export.fragments == 0 and self.config.empty_data_status != 200:
+                if self.config.empty_data_status == 404:
+                    raise ApiError(404, "HTTP 404 Not Found")  # noqa: TRY301
+                return Response(204, [], export.content_type, {})
         except ApiError as exc:
             response = exc.response()
             if corrupt:

@@ -70,9 +70,11 @@ def read_csv(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
     text = io.TextIOWrapper(t.cast("t.Any", stream), encoding="utf-8-sig", newline="")
     reader = csv.reader(text, strict=True)
     try:
-        header = next(reader, None)
-        if header is None:
+        raw_header = next(reader, None)
+        if raw_header is None:
             return
+        # Header names are undocumented: "First Name" or "FIRST_NAME" also name first_name.
+        header = [name.strip().lower().replace(" ", "_") for name in raw_header]
         width = len(header)
         for row in reader:
             if not row:

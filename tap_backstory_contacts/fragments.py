@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 import urllib3.exceptions
 
+from tap_backstory_contacts.errors import ApiError
 from tap_backstory_contacts.jobs import JOBS_PATH
 from tap_backstory_contacts.retry import TransientError, call_with_retries
 
@@ -99,14 +100,21 @@ def download_fragment(
 
     def attempt() -> Fragment:
         # One retry loop (and one time budget) covers bad statuses and broken bodies alike.
-        response = client.request(
-            "GET",
-            f"{JOBS_PATH}/{job.job_id}/data",
-            params=params,
-            stream=True,
-            what=what,
-            retry=False,
-        )
+        try:
+            response = client.request(
+                "GET",
+                f"{JOBS_PATH}/{job.job_id}/data",
+                params=params,
+                stream=True,
+                what=what,
+                retry=False,
+            )
+        except ApiError as exc:
+            if not (exc.status == 404 and index is None and _reported_empty(job)):
+                raise
+            # The API may answer "no file" for an export it reported empty (undocumented).
+            path.write_bytes(b"")
+            return Fragment(index=index, count=count, path=path, size=0)
         with response:
             size = _spool(response, path, label)
         return Fragment(index=index, count=count, path=path, size=size)
@@ -114,6 +122,10 @@ def download_fragment(
     fragment = call_with_retries(attempt, what=what, policy=client.policy)
     logger.info("Downloaded %s of %s: %d bytes", label, job.describe(), fragment.size)
     return fragment
+
+
+def _reported_empty(job: ExportJob) -> bool:
+    return job.fragments == 0 or job.results_size == 0
 
 
 def _spool(response: requests.Response, path: Path, label: str) -> int:

@@ -138,3 +138,10 @@ def test_arrays_with_braces_inside_strings_parse_exactly(
         assert _json(json.dumps(records, indent=indent, ensure_ascii=False).encode()) == records
         wrapped = json.dumps({"data": records, "count": 300}, indent=indent).encode()
         assert _json(wrapped) == records
+
+
+def test_csv_header_names_are_normalised() -> None:
+    raw = b"First Name,EMAIL, total_inbound \nAnn,a@x.example,3\n"
+    assert list(read_csv(io.BytesIO(raw), "test")) == [
+        {"first_name": "Ann", "email": "a@x.example", "total_inbound": "3"}
+    ]

@@ -144,12 +144,15 @@ def test_every_json_shape_and_gzip_mode_gives_the_same_records(
     assert len(again) == 25
 
 
-@pytest.mark.parametrize("empty_fragments", ["zero", "missing"])
+@pytest.mark.parametrize(
+    ("empty_fragments", "status"), [("zero", 200), ("missing", 200), ("zero", 204), ("zero", 404)]
+)
 def test_empty_export_reads_the_stitched_file_and_still_advances(
-    api: FakeBackstory, empty_fragments: str
+    api: FakeBackstory, empty_fragments: str, status: int
 ) -> None:
     api.config.data_last_day = "2025-12-31"
     api.config.empty_fragments = empty_fragments
+    api.config.empty_data_status = status
     out = sync(make_config(api))
     assert out.records == []
     assert out.bookmark() == END
