@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import typing as t
 
@@ -11,6 +12,7 @@ from tap_backstory_contacts.auth import TOKEN_PATH, TokenProvider
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import (
     RetryPolicy,
+    TokenRenewed,
     TransientError,
     call_with_retries,
     parse_retry_after,
@@ -21,6 +23,7 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 CONNECT_TIMEOUT_SECONDS = 15.0
 READ_TIMEOUT_SECONDS = 300.0
 USER_AGENT = "tap-backstory-contacts"
+logger = logging.getLogger("tap-backstory-contacts")
 
 
 def server_message(response: requests.Response) -> str:
@@ -137,7 +140,7 @@ class BackstoryClient:
                 response.close()
                 self.auth.invalidate(token)
                 renewed = True
-                raise TransientError("HTTP 401, token renewed", retry_after=0.0)
+                raise TokenRenewed
             if response.status_code >= 300:
                 message = server_message(response)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -151,7 +154,11 @@ class BackstoryClient:
             return response
 
         if not retry:
-            return attempt()
+            try:
+                return attempt()
+            except TokenRenewed:
+                logger.info("%s: HTTP 401, token renewed; retry 1 of 1 now", what)
+                return attempt()  # a second 401 is an ApiError
         return call_with_retries(attempt, what=what, policy=self.policy)
 
     def _post_token_form(self, form: dict[str, str]) -> requests.Response:

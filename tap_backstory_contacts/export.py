@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import time
 import typing as t
@@ -31,6 +32,7 @@ from tap_backstory_contacts.windows import Window, split
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from tap_backstory_contacts.checkpoints import Checkpoints
     from tap_backstory_contacts.client import BackstoryClient
     from tap_backstory_contacts.fragments import Fragment
     from tap_backstory_contacts.ledger import Ledger
@@ -99,14 +101,14 @@ class ContactsExport:
         settings: ExportSettings,
         ledger: Ledger,
         shaper: RecordShaper,
-        checkpoint: Callable[[], None],
+        checkpoints: Checkpoints,
         window_done: Callable[[Window], None],
     ) -> None:
         self._client = client
         self._settings = settings
         self._ledger = ledger
         self._shaper = shaper
-        self._checkpoint = checkpoint
+        self._checkpoints = checkpoints
         self._window_done = window_done
 
     def records(self, windows: list[Window]) -> Iterator[dict[str, t.Any]]:
@@ -125,8 +127,7 @@ class ContactsExport:
             for record in self._job_records(job):
                 count += 1
                 yield record
-            self._ledger.drop(job.job_id)
-            self._window_done(window)
+            self._checkpoints.vouch(functools.partial(self._finish_window, job.job_id, window))
             total += count
             done += 1
             self._log_progress(window, count, window_started, started, done, done + len(plan))
@@ -170,6 +171,10 @@ class ContactsExport:
                     continue
             position += 1
 
+    def _finish_window(self, job_id: str, window: Window) -> None:
+        self._ledger.drop(job_id)
+        self._window_done(window)
+
     def _completed(self, job: ExportJob) -> ExportJob:
         """Wait for the job; recreate it up to ``job_retries`` times if it fails."""
         ended: list[JobEndedError] = []
@@ -211,8 +216,11 @@ class ContactsExport:
         for fragment in fragments:
             yield from self._fragment_records(job, fragment, lineage)
             if fragment.index is not None:
-                self._ledger.fragments_emitted(job.job_id, fragment.index + 1)
-                self._checkpoint()
+                self._checkpoints.vouch(
+                    functools.partial(
+                        self._ledger.fragments_emitted, job.job_id, fragment.index + 1
+                    )
+                )
 
     def _fragment_records(
         self, job: ExportJob, fragment: Fragment, lineage: dict[str, str]
@@ -268,7 +276,7 @@ class ContactsExport:
             self._ledger.drop(entry.job_id)
         job = create_job(self._client, window, params, self._settings.poll)
         self._ledger.add(job.job_id, window, digest)
-        self._checkpoint()
+        self._checkpoints.now()
         return job
 
     def _reusable(self, job: ExportJob, recorded: str, digest: str) -> tuple[ExportJob | None, str]:

@@ -14,6 +14,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_backstory_contacts import clock, schemas
 from tap_backstory_contacts.batches import can_write, write_batches
+from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.export import ContactsExport, ExportSettings
 from tap_backstory_contacts.ledger import Ledger
@@ -46,6 +47,9 @@ class EnrichedContactsStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[Record]:
         """Records of every window from the bookmark (or start_date) to yesterday."""
         state = self.get_context_state(context)
+        self._checkpoints = Checkpoints(
+            self._emit_state, batch_mode=self.get_batch_config(self.config) is not None
+        )
         today = clock.utc_today()
         days = sync_range(
             start_date=parse_date(self.config["start_date"]),
@@ -67,17 +71,13 @@ class EnrichedContactsStream(Stream):
         windows = split(days, int(self.config.get("window_days", 14)))
         self.logger.info("Extracting %s in %d window(s)", days, len(windows))
         client = BackstoryClient.from_config(self.config)
-        # In BATCH mode records go to batch files first: a STATE sent now could get ahead
-        # of the BATCH message holding them. The SDK sends STATE after each BATCH message
-        # instead, and by then the in-memory state matches what the batch files hold.
-        emit = self._emit_state if self.get_batch_config(self.config) is None else _no_emit
         export = ContactsExport(
             client=client,
             settings=ExportSettings.from_config(self.config),
             ledger=Ledger(state),
             shaper=RecordShaper(self.schema),
-            checkpoint=emit,
-            window_done=lambda window: self._advance_bookmark(state, window, emit),
+            checkpoints=self._checkpoints,
+            window_done=lambda window: self._advance_bookmark(state, window),
         )
         try:
             yield from export.records(windows)
@@ -91,12 +91,18 @@ class EnrichedContactsStream(Stream):
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """BATCH files written by ``batches.write_batches`` (faster, flat memory) when the
         config asks for gzip JSON Lines; any other encoding goes to the SDK's batchers."""
-        if not can_write(batch_config):
+        if can_write(batch_config):
+            records = self._sync_records(context, write_messages=False)
+            name = f"{self.tap_name}--{self.name}"
+            for manifest in write_batches(records, batch_config, name):
+                # The SDK sends a STATE right after this BATCH message: the state changes
+                # for the records now in files may go with it.
+                self._checkpoints.release()
+                yield batch_config.encoding, manifest
+        else:
+            # The SDK's batchers give no hook per file: state moves only at the end.
             yield from super().get_batches(batch_config, context)
-            return
-        records = self._sync_records(context, write_messages=False)
-        for manifest in write_batches(records, batch_config, f"{self.tap_name}--{self.name}"):
-            yield batch_config.encoding, manifest
+        self._checkpoints.release()
 
     def generate_child_contexts(
         self, record: Record, context: Context | None
@@ -143,22 +149,15 @@ class EnrichedContactsStream(Stream):
         value = state.get("replication_key_value")
         return _optional_date(value[:10] if isinstance(value, str) else None)
 
-    def _advance_bookmark(
-        self, state: dict[str, t.Any], window: Window, emit: t.Callable[[], None]
-    ) -> None:
+    def _advance_bookmark(self, state: dict[str, t.Any], window: Window) -> None:
         current = self._bookmark(state)
         if current is None or window.end > current:
             state["replication_key"] = REPLICATION_KEY
             state["replication_key_value"] = window.end.isoformat()
-        emit()
 
     def _emit_state(self) -> None:
         """Send a STATE message now (the SDK's public way to flush stream state)."""
         self.finalize_state_progress_markers(self.stream_state)
-
-
-def _no_emit() -> None:
-    """Batch mode: state leaves with the next BATCH message, not now."""
 
 
 def _optional_date(value: str | None) -> datetime.date | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
+import subprocess
 import typing as t
 from pathlib import Path
 from urllib.parse import urlparse
@@ -12,7 +14,7 @@ import pytest
 
 from fake_backstory import FakeBackstory
 from tests.conftest import make_config
-from tests.singer_run import STREAM, sync
+from tests.singer_run import STREAM, SyncOutput, cli_command, sync
 
 
 def _batch_config(root: Path, size: int) -> dict[str, t.Any]:
@@ -54,3 +56,33 @@ def test_batch_files_hold_every_record_and_state_follows_them(
     ]
     assert out.bookmark() == "2026-01-10"
     assert out.final_state["bookmarks"][STREAM]["jobs"] == []
+
+
+def test_sigterm_in_batch_mode_never_bookmarks_records_not_yet_in_a_batch(
+    api: FakeBackstory, tmp_path: Path
+) -> None:
+    api.config.job_seconds = 1.0
+    config = make_config(
+        api,
+        max_concurrent_jobs=1,
+        poll_interval_seconds=0.05,
+        batch_config=_batch_config(tmp_path, 1000),  # one batch file at the very end
+    )
+    command = cli_command(tmp_path, config, None)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "Window 2026-01-01..2026-01-05 done" in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        stdout, _ = process.communicate(timeout=60)
+    out = SyncOutput.parse(stdout)
+    assert not any(m["type"] == "BATCH" for m in out.messages)
+    assert out.states, "the SDK writes the state when stopped"
+    assert all(out.bookmark(s) is None for s in out.states)
+    emitted = [
+        j["fragments_emitted"] for s in out.states for j in s["bookmarks"][STREAM].get("jobs", [])
+    ]
+    assert set(emitted) <= {0}

@@ -39,7 +39,7 @@ def get_token(api: FakeBackstory, session: requests.Session, **overrides: str) -
         "client_secret": api.config.client_secret,
         **overrides,
     }
-    return session.post(f"{api.url}/auth/v1/tokens", data=form, timeout=5)
+    return session.post(f"{api.url}/auth/v1/tokens", data=form, timeout=30)
 
 
 def authed_session(api: FakeBackstory) -> requests.Session:
@@ -52,12 +52,12 @@ def authed_session(api: FakeBackstory) -> requests.Session:
 
 def create(api: FakeBackstory, session: requests.Session, **params: Any) -> requests.Response:
     """POST a job."""
-    return session.post(f"{api.url}{JOBS}", json=params, timeout=5)
+    return session.post(f"{api.url}{JOBS}", json=params, timeout=30)
 
 
 def status(api: FakeBackstory, session: requests.Session, job_id: Any) -> requests.Response:
     """GET a job's status (counts as a poll)."""
-    return session.get(f"{api.url}{JOBS}/{job_id}", timeout=5)
+    return session.get(f"{api.url}{JOBS}/{job_id}", timeout=30)
 
 
 def data(
@@ -65,7 +65,7 @@ def data(
 ) -> requests.Response:
     """GET a job's data (one fragment or stitched)."""
     params = {} if fragment is None else {"fragment": fragment}
-    return session.get(f"{api.url}{JOBS}/{job_id}/data", params=params, timeout=5)
+    return session.get(f"{api.url}{JOBS}/{job_id}/data", params=params, timeout=30)
 
 
 def run_job(api: FakeBackstory, session: requests.Session, **params: Any) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def test_token_flow(api: FakeBackstory) -> None:
         }
         assert bad.headers["Content-Type"] == "application/json"
         assert get_token(api, sess, grant_type="password").status_code == 400
-        as_json = sess.post(f"{api.url}/auth/v1/tokens", json={"client_id": "x"}, timeout=5)
+        as_json = sess.post(f"{api.url}/auth/v1/tokens", json={"client_id": "x"}, timeout=30)
         assert as_json.status_code == 400
         first, second = get_token(api, sess).json(), get_token(api, sess).json()
     assert first["token_type"] == "bearer"
@@ -152,7 +152,7 @@ def test_token_flow(api: FakeBackstory) -> None:
     assert first["access_token"].count(".") == 2  # JWT-looking
     for token in (first["access_token"], second["access_token"]):  # re-minting revokes nothing
         headers = {"Authorization": f"Bearer {token}"}
-        assert requests.get(f"{api.url}{JOBS}/nope", headers=headers, timeout=5).status_code == 404
+        assert requests.get(f"{api.url}{JOBS}/nope", headers=headers, timeout=30).status_code == 404
     assert api.count("token") == 5
     assert api.count("token", 200) == 2
 
@@ -174,7 +174,7 @@ def test_token_expiry(api: FakeBackstory) -> None:
 @pytest.mark.parametrize("header", [None, "Bearer not-a-token", "Basic dGVzdA=="])
 def test_pull_requires_valid_token(api: FakeBackstory, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    resp = requests.post(f"{api.url}{JOBS}", json=WINDOW, headers=headers, timeout=5)
+    resp = requests.post(f"{api.url}{JOBS}", json=WINDOW, headers=headers, timeout=30)
     assert resp.status_code == 401
     assert resp.json() == {"error": "UnauthorizedException", "message": "Invalid token"}
     assert api.count("create", 401) == 1
@@ -254,7 +254,7 @@ def test_output_format_defaults_to_csv(api: FakeBackstory, session: requests.Ses
 def test_create_validation(
     api: FakeBackstory, session: requests.Session, body: Any, message: str
 ) -> None:
-    resp = session.post(f"{api.url}{JOBS}", json=body, timeout=5)
+    resp = session.post(f"{api.url}{JOBS}", json=body, timeout=30)
     assert resp.status_code == 400
     assert resp.json() == {"error": "BadRequestException", "message": message}
     assert not api.jobs
@@ -263,7 +263,7 @@ def test_create_validation(
 def test_create_rejects_non_json_and_long_windows(
     api: FakeBackstory, session: requests.Session
 ) -> None:
-    resp = session.post(f"{api.url}{JOBS}", data=b"start_date=2026-01-01", timeout=5)
+    resp = session.post(f"{api.url}{JOBS}", data=b"start_date=2026-01-01", timeout=30)
     assert resp.status_code == 400
     api.config.max_window_days = 14
     assert create(api, session, start_date="2026-01-01", end_date="2026-01-14").status_code == 200
@@ -310,11 +310,11 @@ def test_status_and_data_errors(api: FakeBackstory, session: requests.Session) -
     assert status(api, session, "bad%20id").status_code == 400
     done = run_job(api, session, **WINDOW, output_format="JSON")
     for bad in ("x", "-1", str(done["fragments"])):
-        resp = session.get(f"{api.url}{JOBS}/{done['job_id']}/data?fragment={bad}", timeout=5)
+        resp = session.get(f"{api.url}{JOBS}/{done['job_id']}/data?fragment={bad}", timeout=30)
         assert resp.status_code == 400, bad
-    other = session.get(f"{api.url}/pull/v1/export/contacts/list", timeout=5)
+    other = session.get(f"{api.url}/pull/v1/export/contacts/list", timeout=30)
     assert other.status_code == 404
-    assert session.delete(f"{api.url}{JOBS}/{done['job_id']}", timeout=5).status_code == 404
+    assert session.delete(f"{api.url}{JOBS}/{done['job_id']}", timeout=30).status_code == 404
     assert api.count("other") == 2
     last = api.requests[-1]
     assert (last.method, last.status, last.endpoint) == ("DELETE", 404, "other")
@@ -600,7 +600,7 @@ def test_fault_truncate(api: FakeBackstory, session: requests.Session, gzip_mode
     api.config.gzip = gzip_mode
     done = run_job(api, session, **WINDOW, output_format="JSON")
     api.faults.add("data", "truncate")
-    resp = session.get(f"{api.url}{JOBS}/{done['job_id']}/data", stream=True, timeout=5)
+    resp = session.get(f"{api.url}{JOBS}/{done['job_id']}/data", stream=True, timeout=30)
     with resp:
         raw = resp.raw.read(decode_content=False)
     assert int(resp.headers["Content-Length"]) == len(raw)
@@ -686,11 +686,11 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
                 "client_id": "test-client",
                 "client_secret": "test-secret",
             }
-            resp = sess.post(f"{url}/auth/v1/tokens", data=form, timeout=5)
+            resp = sess.post(f"{url}/auth/v1/tokens", data=form, timeout=30)
         assert resp.status_code == 200
         assert resp.json()["token_type"] == "bearer"
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert out == f"fake-backstory listening on {url}\n"

@@ -233,3 +233,13 @@ def test_acceptance_scenario_every_record_exactly_once(api: FakeBackstory) -> No
     assert api.count("create", status=429) == 2
     assert api.count("status", status=503) == 3
     assert api.count("token") >= 2
+
+
+@pytest.mark.parametrize("endpoint", ["create", "status", "data"])
+def test_401_after_a_fresh_token_fails_on_every_endpoint(
+    api: FakeBackstory, config: dict[str, t.Any], waits: list[float], endpoint: str
+) -> None:
+    api.faults.add(endpoint, "401", times=2)
+    with pytest.raises(ApiError, match=r"HTTP 401.*Object API key"):
+        sync({**config, "max_parallel_downloads": 1})
+    assert api.count("token") == 2
