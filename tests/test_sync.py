@@ -6,6 +6,7 @@ import json
 import logging
 import typing as t
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts import schemas
 from tests.conftest import END, START, make_config
-from tests.singer_run import sync
+from tests.singer_run import run_cli, sync
 
 TAP_FIELDS = {"contact_key", "export_job_id", "export_start_date", "export_end_date"}
 WINDOWS = [("2026-01-01", "2026-01-05"), ("2026-01-06", "2026-01-10")]
@@ -208,3 +209,23 @@ def test_csv_export_gives_the_same_records_as_json(api: FakeBackstory) -> None:
     assert [_api_part(r) | {"k": r["contact_key"]} for r in as_csv] == [
         _api_part(r) | {"k": r["contact_key"]} for r in as_json
     ]
+
+
+def test_deselected_properties_are_not_emitted(api: FakeBackstory, tmp_path: Path) -> None:
+    discovered = run_cli(tmp_path, {}, "--discover")
+    catalog = json.loads(discovered.stdout)
+    for entry in catalog["streams"][0]["metadata"]:
+        if entry["breadcrumb"] in (["properties", "phone"], ["properties", "email"]):
+            entry["metadata"]["selected"] = False
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    result = run_cli(
+        tmp_path,
+        make_config(api, end_date="2026-01-05"),
+        "--catalog",
+        str(tmp_path / "catalog.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    records = result.output.records
+    assert len(records) == 25
+    assert all("phone" not in r and "email" not in r for r in records)
+    assert all("first_name" in r and "contact_key" in r for r in records)
