@@ -11,6 +11,7 @@ import singer_sdk.singerlib as singer
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_backstory_contacts import clock, schemas
 from tap_backstory_contacts.batches import can_write, write_batches
@@ -131,6 +132,9 @@ class EnrichedContactsStream(Stream):
 
     @functools.cached_property
     def _everything_selected(self) -> bool:
+        """Every property selected, and no table versions (FULL_TABLE) to stamp on records."""
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return False
         mask = self.mask
         return all(mask.get(("properties", name), True) for name in self.schema["properties"])
 
