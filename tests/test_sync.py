@@ -229,3 +229,21 @@ def test_deselected_properties_are_not_emitted(api: FakeBackstory, tmp_path: Pat
     assert len(records) == 25
     assert all("phone" not in r and "email" not in r for r in records)
     assert all("first_name" in r and "contact_key" in r for r in records)
+
+
+def test_fragments_download_in_parallel_and_are_emitted_in_order(api: FakeBackstory) -> None:
+    """Fragment 0 is slow: with 4 downloads at once, fragments 1-3 finish before it, yet the
+    records still come out in fragment order."""
+    api.faults.add("data", "delay", seconds=0.5, fragment=0)
+    out = sync(make_config(api, end_date="2026-01-05", max_parallel_downloads=4))
+    finished = [int(r.query["fragment"]) for r in api.requests if r.endpoint == "data"]
+    assert finished.index(0) >= 3, f"fragment 0 should finish after 1-3: {finished}"
+    expected = api.expected_records("2026-01-01", "2026-01-05")
+    assert [r["email"] for r in out.records] == [r["email"] for r in expected]
+
+
+def test_one_download_at_a_time_when_configured(api: FakeBackstory) -> None:
+    api.faults.add("data", "delay", seconds=0.2, fragment=0)
+    sync(make_config(api, end_date="2026-01-05", max_parallel_downloads=1))
+    finished = [int(r.query["fragment"]) for r in api.requests if r.endpoint == "data"]
+    assert finished == list(range(7))
