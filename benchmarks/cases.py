@@ -62,6 +62,17 @@ def _config(api: FakeApi, **overrides: t.Any) -> dict[str, t.Any]:
     return config
 
 
+def _runs_by(
+    context: Context, api: FakeApi, setting: str, values: tuple[int, ...], **config: t.Any
+) -> dict[int, Measurement]:
+    """One tap run per value of ``setting``, the rest of the config alike."""
+    runs = {}
+    for value in values:
+        path = write_config(context.scratch, _config(api, **config, **{setting: value}))
+        runs[value] = measure(tap_command(path))
+    return runs
+
+
 def _median(context: Context, command: list[str]) -> Measurement:
     runs = [measure(command) for _ in range(context.repetitions)]
     return Measurement(
@@ -145,19 +156,15 @@ def parallel_fragments(context: Context) -> list[Row]:
         fragment_size=records // 8,
         throttle_bytes_per_second=1_000_000,
     ) as api:
-        runs = {}
-        for parallel in (1, 8):
-            config = write_config(
-                context.scratch,
-                _config(
-                    api,
-                    start_date="2025-01-01",
-                    end_date=_day(days),
-                    window_days=days,
-                    max_parallel_downloads=parallel,
-                ),
-            )
-            runs[parallel] = measure(tap_command(config))
+        runs = _runs_by(
+            context,
+            api,
+            "max_parallel_downloads",
+            (1, 8),
+            start_date="2025-01-01",
+            end_date=_day(days),
+            window_days=days,
+        )
     speedup = runs[1].seconds / runs[8].seconds
     return [
         Row(
@@ -185,19 +192,15 @@ def pipelined_jobs(context: Context) -> list[Row]:
     """Target 4: 6 windows of fixed-time jobs take <= 0.6x with 2 jobs in flight than 1."""
     job_seconds = 1.0 if context.quick else 2.0
     with FakeApi(contacts_per_day=20, job_seconds=job_seconds) as api:
-        runs = {}
-        for jobs in (1, 2):
-            config = write_config(
-                context.scratch,
-                _config(
-                    api,
-                    start_date="2025-01-01",
-                    end_date=_day(6),
-                    window_days=1,
-                    max_concurrent_jobs=jobs,
-                ),
-            )
-            runs[jobs] = measure(tap_command(config))
+        runs = _runs_by(
+            context,
+            api,
+            "max_concurrent_jobs",
+            (1, 2),
+            start_date="2025-01-01",
+            end_date=_day(6),
+            window_days=1,
+        )
     ratio = runs[2].seconds / runs[1].seconds
     return [
         Row("pipelined jobs", "1 job in flight", 120, runs[1].seconds, runs[1].peak_rss_mb),
