@@ -119,8 +119,9 @@ class BackstoryClient:
 
         Returns a 2xx response (the caller closes it when ``stream``); raises ``ApiError``
         for other statuses after one token renewal on 401, and at once for ``give_up_on``
-        statuses (the caller has its own way to wait for those). With ``retry=False`` a
-        transient failure is raised as ``TransientError`` for the caller's own retry loop.
+        statuses (the caller has its own way to wait for those). The renewal does not count
+        as a retry. With ``retry=False`` a transient failure is raised as ``TransientError``
+        for the caller's own retry loop.
         """
         renewed = False
 
@@ -153,13 +154,16 @@ class BackstoryClient:
                 raise ApiError(what, response.status_code, message, retry_after)
             return response
 
-        if not retry:
+        def attempt_renewing_once() -> requests.Response:
             try:
                 return attempt()
             except TokenRenewed:
                 logger.info("%s: HTTP 401, token renewed; retry 1 of 1 now", what)
                 return attempt()  # a second 401 is an ApiError
-        return call_with_retries(attempt, what=what, policy=self.policy)
+
+        if not retry:
+            return attempt_renewing_once()
+        return call_with_retries(attempt_renewing_once, what=what, policy=self.policy)
 
     def _post_token_form(self, form: dict[str, str]) -> requests.Response:
         def attempt() -> requests.Response:

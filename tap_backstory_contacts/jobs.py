@@ -159,10 +159,10 @@ def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSetti
             f"{job.describe()} ended {job.state}{said}", job_id=job.job_id, state=job.state
         )
     logger.info(
-        "%s completed: %s fragment(s), %s bytes",
+        "%s completed: %s fragment(s), results_size %s",  # its unit is undocumented
         job.describe(),
         "no" if job.fragments is None else job.fragments,
-        "unknown" if job.results_size is None else job.results_size,
+        "not given" if job.results_size is None else job.results_size,
     )
     return job
 

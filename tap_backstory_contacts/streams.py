@@ -52,20 +52,23 @@ class EnrichedContactsStream(Stream):
             self._emit_state, batch_mode=self.get_batch_config(self.config) is not None
         )
         today = clock.utc_today()
+        end_date = _optional_date(self.config.get("end_date"))
         days = sync_range(
             start_date=parse_date(self.config["start_date"]),
-            end_date=_optional_date(self.config.get("end_date")),
+            end_date=end_date,
             bookmark=self._bookmark(state),
             lookback_days=int(self.config.get("lookback_days", 0)),
             today=today,
         )
         if days is None:
+            last = last_complete_day(today)
             self.logger.info(
-                "Stream '%s' is up to date: bookmark %s, last complete UTC day %s; "
+                "Stream '%s' is up to date: bookmark %s, nothing to extract up to %s (%s); "
                 "no export job needed.",
                 self.name,
                 state.get("replication_key_value"),
-                last_complete_day(today),
+                min(last, end_date) if end_date else last,
+                "end_date" if end_date and end_date < last else "the last complete UTC day",
             )
             Ledger(state)  # normalises the ledger; no job is in flight
             return

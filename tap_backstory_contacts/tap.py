@@ -50,22 +50,40 @@ class TapBackstoryContacts(Tap):
         The SDK's default would sync a record, which here means a whole export job.
         ``--test=schema`` keeps the SDK's behaviour.
         """
-        if value != CliTestOptionValue.All.value:
-            super().cb_test(ctx, param, value)
-            return
-        config_input = ctx.params.get("config")
-        tap = cls(
-            config=dict(getattr(config_input, "config", {})),
-            parse_env_config=bool(getattr(config_input, "parse_env", False)),
-            validate_config=True,
-        )
         try:
+            if value != CliTestOptionValue.All.value:
+                super().cb_test(ctx, param, value)
+                return
+            config_input = ctx.params.get("config")
+            tap = cls(
+                config=dict(getattr(config_input, "config", {})),
+                parse_env_config=bool(getattr(config_input, "parse_env", False)),
+                validate_config=True,
+            )
             message = check_connection(tap.config)
+        except ConfigValidationError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 (the message says it all; no traceback)
+            ctx.exit(1)
         except TapBackstoryError as exc:
-            cls.logger.error("Connection test failed: %s", exc)  # noqa: TRY400 (no traceback)
+            cls.logger.error("Connection test failed: %s", exc)  # noqa: TRY400
             ctx.exit(1)
         cls.logger.info("Connection test passed: %s", message)
         ctx.exit()
+
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:
+        """Run the tap; an error the tap explains ends it with that message and exit 1.
+
+        Its traceback is logged at DEBUG only: it adds nothing to a message that names the
+        job, window, fragment or setting.
+        """
+        try:
+            super().invoke(**kwargs)
+        except TapBackstoryError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400
+            cls.logger.debug("Traceback of the error above", exc_info=exc)
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

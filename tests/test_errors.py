@@ -62,8 +62,9 @@ def test_failed_second_window_keeps_the_first_windows_bookmark(
     api.config.fail_jobs = 1
     state = first.output.final_state
     second = run_cli(tmp_path, config, state=state)
-    assert second.returncode != 0
+    assert second.returncode == 1
     assert "ended Failed" in second.stderr
+    assert "Traceback" not in second.stderr
     assert "2026-01-06..2026-01-10" in second.stderr
     assert second.output.records == []
     assert all(second.output.bookmark(s) == "2026-01-05" for s in second.output.states)
@@ -97,8 +98,9 @@ def test_bad_credentials_fail_at_once_naming_the_client_id_not_the_secret(
     assert api.count("token") == 1
     assert api.count("create") == 0
     cli = run_cli(tmp_path, config)
-    assert cli.returncode != 0
+    assert cli.returncode == 1
     assert "Object API key" in cli.stderr
+    assert "Traceback" not in cli.stderr
     assert "wrong-secret-value" not in cli.stderr + cli.stdout
 
 

@@ -74,7 +74,7 @@ def test_progress_logs_cover_jobs_fragments_and_windows(
         r"Created export job ce-000001 \(window 2026-01-01..2026-01-05\), state Queued", text
     )
     assert re.search(r"export job ce-000001 .* is Running after", text)
-    assert re.search(r"export job ce-000001 .* completed: 7 fragment\(s\), \d+ bytes", text)
+    assert re.search(r"export job ce-000001 .* completed: 7 fragment\(s\), results_size \d+", text)
     assert re.search(r"Downloaded fragment 3 of 7 of export job ce-000001 .*: \d+ bytes", text)
     assert re.search(r"Emitted 4 record\(s\) from export job ce-000001 .*, fragment 3 of 7", text)
     assert re.search(
@@ -108,3 +108,29 @@ def test_metrics_still_reach_the_log(api: FakeBackstory, caplog: pytest.LogCaptu
     sync(make_config(api))
     metrics = [r.getMessage() for r in caplog.records if r.name == "singer_sdk.metrics"]
     assert any('"metric":"record_count","value":50' in m for m in metrics)
+
+
+@pytest.mark.parametrize("mode", ["--test", "--test=schema"])
+def test_connection_test_with_invalid_config_says_what_is_wrong(
+    api: FakeBackstory, tmp_path: Path, mode: str
+) -> None:
+    result = run_cli(tmp_path, make_config(api, window_days=0), mode)
+    assert result.returncode == 1
+    assert "1 invalid setting(s): 0 is less than the minimum of 1 in config['window_days']" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert api.requests == []
+
+
+def test_explained_errors_show_their_traceback_only_at_debug(
+    api: FakeBackstory, tmp_path: Path
+) -> None:
+    api.config.status_override = "Exploded"
+    quiet = run_cli(tmp_path, make_config(api))
+    assert quiet.returncode == 1
+    assert "unknown state 'Exploded'" in quiet.stderr
+    assert "Traceback" not in quiet.stderr
+    loud = run_cli(tmp_path, make_config(api), env={"TAP_BACKSTORY_CONTACTS_LOGLEVEL": "DEBUG"})
+    assert loud.returncode == 1
+    assert "Traceback" in loud.stderr
