@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+import gzip
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +16,7 @@ FAULT_ENDPOINTS = ("token", "create", "status", "data", "*")
 #: Faults answered instead of the normal response.
 ERROR_KINDS = ("429", "429_retry_after", "500", "502", "503", "504", "401", "409")
 #: Faults that damage the normal response's body or connection.
-BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt")
+BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt", "bad_crc")
 FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, "reset", "delay")
 _ALLOWED_OPTS = {
     "429_retry_after": {"retry_after", "retry_after_http_date"},
@@ -141,4 +143,19 @@ def truncate_response(response: Response) -> Response:
     data = b"".join(response.body)
     return Response(
         response.status, [data[: len(data) // 2]], response.content_type, dict(response.headers)
+    )
+
+
+def bad_crc_response(response: Response) -> Response:
+    """A gzip body whose content was altered in transit (one '@' became '#') but whose
+    trailer still carries the original CRC: it decompresses to well-formed, wrong records
+    and only the CRC check at its very end tells. Bodies that are not gzip pass unchanged."""
+    data = b"".join(response.body)
+    if not data.startswith(b"\x1f\x8b"):
+        return response
+    original = gzip.decompress(data)
+    damaged = bytearray(gzip.compress(original.replace(b"@", b"#", 1), compresslevel=1))
+    damaged[-8:-4] = zlib.crc32(original).to_bytes(4, "little")
+    return Response(
+        response.status, [bytes(damaged)], response.content_type, dict(response.headers)
     )

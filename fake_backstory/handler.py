@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fake_backstory.config import RequestLog
-from fake_backstory.faults import ERROR_KINDS, Fault, truncate_response
+from fake_backstory.faults import ERROR_KINDS, Fault, bad_crc_response, truncate_response
 from fake_backstory.render import Chunk
 from fake_backstory.responses import ApiError, Response, error_response
 from fake_backstory.state import ApiRequest, ApiState
@@ -164,6 +164,8 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
                 response = error_response(500, f"Fake server error: {exc!r}")
         if kind == "truncate":
             response = truncate_response(response)
+        if kind == "bad_crc":
+            response = bad_crc_response(response)
         cut = kind if kind in ("drop_mid_body", "short_body") else None
         entry = RequestLog(self.command, path, query, response.status, endpoint)
         self._finish(entry, response, cut, paced=endpoint == "data")

@@ -16,7 +16,12 @@ from tap_backstory_contacts.errors import (
     UnreadableDataError,
     WindowTooLargeError,
 )
-from tap_backstory_contacts.formats import open_binary, read_csv, read_json
+from tap_backstory_contacts.formats import (
+    open_binary,
+    read_csv,
+    read_json,
+    verify_compression,
+)
 from tap_backstory_contacts.fragments import download_fragment, download_fragments
 from tap_backstory_contacts.jobs import (
     ExportJob,
@@ -233,6 +238,7 @@ class ContactsExport:
         where = _Where(position, unit)
         for attempt in range(1, FRAGMENT_READ_ATTEMPTS + 1):
             try:
+                verify_compression(fragment.path, position)
                 for number, raw in enumerate(self._read(fragment, position), start=1):
                     if number > emitted:
                         emitted = where.number = number

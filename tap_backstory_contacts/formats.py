@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import typing as t
+import zlib
 
 import orjson
 
@@ -18,6 +19,11 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+# What reading damaged compressed data raises.
+DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+# A single JSON value larger than this is taken for invalid JSON rather than read on.
+MAX_VALUE_CHARS = 16 << 20
 CHUNK_CHARS = 1 << 20
 # The longest first line still taken for a JSON Lines record (larger means one-line wrapper).
 SNIFF_BYTES = 1 << 16
@@ -42,6 +48,18 @@ def open_binary(path: Path) -> Iterator[t.BinaryIO]:
             yield raw
 
 
+def verify_compression(path: Path, where: str) -> None:
+    """For a gzip file, decompress it once to check its CRC before any record is read: a
+    damaged body can decompress to plausible but wrong records before gzip notices."""
+    with path.open("rb") as raw:
+        if raw.read(2) != GZIP_MAGIC:
+            return
+        raw.seek(0)
+        with _damaged_data_is_an_error(where), gzip.GzipFile(fileobj=raw) as unzipped:
+            while unzipped.read(CHUNK_CHARS):
+                pass
+
+
 def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
     """Records from a JSON array, JSON Lines, or an object wrapping the records array.
 
@@ -49,8 +67,9 @@ def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
     """
     with _damaged_data_is_an_error(where):
         head = stream.read(SNIFF_BYTES)
-        stream.seek(0)
-    first = head.lstrip()[:1]
+        stream.seek(len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0)
+    head = head.removeprefix(UTF8_BOM).lstrip()
+    first = head[:1]
     if not first:
         return
     if first == b"[":
@@ -84,7 +103,7 @@ def read_csv(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
                     f"{where}, CSV line {reader.line_num}: {len(row)} cells, the header has {width}"
                 )
             yield dict(zip(header, row, strict=True))
-    except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+    except (csv.Error, UnicodeDecodeError, *DAMAGED) as exc:
         raise UnreadableDataError(f"{where}, CSV line {reader.line_num}: {exc}") from exc
     finally:
         text.detach()
@@ -99,12 +118,15 @@ def _is_json_lines(head: bytes) -> bool:
 
 
 def _parses_as_record(text: bytes) -> bool:
+    """A whole flat object that is not a wrapper (no wrapper key, no list or object value)."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return False
-    return isinstance(value, dict) and not any(
-        isinstance(value.get(key), list) for key in WRAPPER_KEYS
+    return (
+        isinstance(value, dict)
+        and not any(key in value for key in WRAPPER_KEYS)
+        and not any(isinstance(v, dict | list) for v in value.values())
     )
 
 
@@ -123,15 +145,28 @@ def _json_lines(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
                     f"{where}, JSON line {number}: not an object: {line[:80]!r}"
                 )
             yield record
-    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+    except DAMAGED as exc:
         raise UnreadableDataError(f"{where}, after JSON line {number}: {exc}") from exc
+
+
+def _encode_text(value: t.Any) -> None:
+    """Encode every string in ``value`` as UTF-8, raising on lone surrogates."""
+    if isinstance(value, str):
+        value.encode()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _encode_text(key)
+            _encode_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _encode_text(item)
 
 
 @contextlib.contextmanager
 def _damaged_data_is_an_error(where: str) -> Iterator[None]:
     try:
         yield
-    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+    except DAMAGED as exc:
         raise UnreadableDataError(f"{where}: the compressed data is damaged: {exc}") from exc
 
 
@@ -178,8 +213,8 @@ class _JsonScanner:
                     found = True
                     self._pos += 1
                     yield from self._items()
-                else:
-                    self._value()
+                elif self._value() is None and key in WRAPPER_KEYS:
+                    found = True  # {"data": null}: an empty export
                 separator = self._peek()
                 self._pos += 1
                 if separator == "}":
@@ -200,7 +235,7 @@ class _JsonScanner:
             return
         while True:
             run = self._complete_run()
-            for item in [self._value()] if run is None else run:
+            for item in [self._checked_value()] if run is None else run:
                 self._elements += 1
                 if not isinstance(item, dict):
                     raise self._error(f"an array element is not an object: {str(item)[:80]!r}")
@@ -249,6 +284,16 @@ class _JsonScanner:
             return t.cast("list[t.Any]", run)
         return None
 
+    def _checked_value(self) -> t.Any:
+        """One element by the slow path, refused if it holds text that is not valid Unicode
+        (the stdlib decoder lets lone surrogates such as "\\ud800" through; orjson does not)."""
+        value = self._value()
+        try:
+            _encode_text(value)
+        except UnicodeEncodeError as exc:
+            raise self._error(f"a record that is not valid Unicode text: {exc}") from exc
+        return value
+
     def _value(self) -> t.Any:
         self._peek()
         while True:
@@ -257,6 +302,10 @@ class _JsonScanner:
             except json.JSONDecodeError as exc:
                 if self._eof:
                     raise self._error(exc.msg) from exc
+                if len(self._buf) - self._pos > MAX_VALUE_CHARS:
+                    raise self._error(
+                        f"{exc.msg} (no value ends within {MAX_VALUE_CHARS} characters)"
+                    ) from exc
                 self._fill()
                 continue
             # A number at the very end of the buffer may continue in the next chunk.
@@ -289,7 +338,7 @@ class _JsonScanner:
     def _fill(self) -> None:
         try:
             chunk = self._text.read(CHUNK_CHARS)
-        except (EOFError, gzip.BadGzipFile, OSError, UnicodeDecodeError) as exc:
+        except (*DAMAGED, UnicodeDecodeError) as exc:
             raise self._error(f"the data cannot be read: {exc}") from exc
         if not chunk:
             self._eof = True

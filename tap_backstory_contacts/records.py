@@ -120,6 +120,14 @@ class RecordShaper:
 
         ``where`` describes the position (job, fragment, record) for error messages.
         """
+        if raw.keys().isdisjoint(self._known):
+            # e.g. a CSV fragment without its header row, or JSON of another shape: better
+            # an error than a record of nulls.
+            shown = ", ".join(repr(str(key)[:40]) for key in list(raw)[:3])
+            raise DataFormatError(
+                f"{where()}: none of the schema's fields is present (keys: {shown or 'none'}"
+                f"{', …' if len(raw) > 3 else ''}); this is not an Enriched Contacts record"
+            )
         values = list(map(raw.get, self._names))
         # CSV cannot tell an empty string from null; JSON "" is read as null too so that
         # both formats give identical records.

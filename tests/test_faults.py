@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fake_backstory import FakeBackstory
+from tap_backstory_contacts import formats
 from tap_backstory_contacts.errors import (
     ApiError,
     ExportJobError,
@@ -243,3 +244,24 @@ def test_401_after_a_fresh_token_fails_on_every_endpoint(
     with pytest.raises(ApiError, match=r"HTTP 401.*Object API key"):
         sync({**config, "max_parallel_downloads": 1})
     assert api.count("token") == 2
+
+
+@pytest.mark.parametrize("gzip_mode", ["header", "magic"])
+def test_gzip_altered_in_transit_is_caught_before_any_record_is_emitted(
+    api: FakeBackstory,
+    config: dict[str, t.Any],
+    waits: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    gzip_mode: str,
+) -> None:
+    """The body decompresses to well-formed but wrong records; only its CRC tells."""
+    monkeypatch.setattr(formats, "CHUNK_CHARS", 64)  # records are parsed before the end
+    # One fragment of 150 records, well past the 64 KiB the reader sniffs at the start.
+    api.config.contacts_per_day = 30
+    api.config.fragment_size = 150
+    api.config.gzip = gzip_mode
+    api.faults.add("data", "bad_crc", fragment=0)
+    out = sync({**config, "end_date": "2026-01-05"})
+    expected = api.expected_records("2026-01-01", "2026-01-05")
+    assert [r["email"] for r in out.records] == [r["email"] for r in expected]
+    assert not api.faults.pending()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tap_backstory_contacts import formats
-from tap_backstory_contacts.errors import DataFormatError
+from tap_backstory_contacts.errors import DataFormatError, UnreadableDataError
 from tap_backstory_contacts.formats import open_binary, read_csv, read_json
 
 RECORDS = [
@@ -145,3 +145,49 @@ def test_csv_header_names_are_normalised() -> None:
     assert list(read_csv(io.BytesIO(raw), "test")) == [
         {"first_name": "Ann", "email": "a@x.example", "total_inbound": "3"}
     ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'\xef\xbb\xbf[{"a": 1}, {"a": 2}]',
+        b'\n\n{"a": 1}\n{"a": 2}\n',
+        b'\xef\xbb\xbf{"a": 1}\n{"a": 2}',
+    ],
+)
+def test_bom_and_leading_blank_lines_are_accepted(raw: bytes) -> None:
+    assert _json(raw) == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.parametrize("raw", [b'{"data": null, "count": 0}', b'{"count": 0, "data": null}'])
+def test_null_records_under_a_wrapper_key_is_an_empty_export(raw: bytes) -> None:
+    assert _json(raw) == []
+
+
+def test_one_line_object_with_a_nested_list_is_not_taken_for_a_record() -> None:
+    with pytest.raises(UnreadableDataError, match="no records array"):
+        _json(b'{"contacts_list": [{"a": 1}], "count": 1}')
+
+
+def test_lone_surrogates_are_refused_with_a_position() -> None:
+    with pytest.raises(UnreadableDataError, match="not valid Unicode text"):
+        _json(b'[{"a": "ok"}, {"a": "\\ud800"}]')
+
+
+def test_invalid_json_early_in_a_large_array_fails_without_reading_it_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(formats, "MAX_VALUE_CHARS", 1000)
+    monkeypatch.setattr(formats, "CHUNK_CHARS", 100)
+    body = b'[{"a": 1}, {"a": tru}, ' + b'{"b": 2}, ' * 10_000 + b'{"b": 3}]'
+    with pytest.raises(UnreadableDataError, match="no value ends within 1000 characters"):
+        _json(body)
+
+
+def test_damaged_gzip_is_an_unreadable_data_error(tmp_path: Path) -> None:
+    data = bytearray(gzip.compress(json.dumps([{"i": i} for i in range(2000)]).encode()))
+    data[len(data) // 2] ^= 0xFF
+    path = tmp_path / "f"
+    path.write_bytes(bytes(data))
+    with open_binary(path) as stream, pytest.raises(UnreadableDataError):
+        list(read_json(stream, "test"))

@@ -106,3 +106,11 @@ def test_unknown_fields_are_logged_once_and_not_emitted(
     assert "linkedin_url" not in first
     assert shaper.unknown_fields == {"linkedin_url"}
     assert sum("linkedin_url" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("raw", [{}, {"count": 0}, {"ann@x.example": "Ann", "3": "3"}])
+def test_a_row_with_no_schema_field_is_an_error_not_a_record_of_nulls(
+    shaper: RecordShaper, raw: dict[str, t.Any]
+) -> None:
+    with pytest.raises(DataFormatError, match="none of the schema's fields is present"):
+        shaper.shape(raw, LINEAGE, _where)
