@@ -14,7 +14,7 @@ from fake_backstory.responses import ApiError, Response
 
 FAULT_ENDPOINTS = ("token", "create", "status", "data", "*")
 #: Faults answered instead of the normal response.
-ERROR_KINDS = ("429", "429_retry_after", "500", "502", "503", "504", "401", "409")
+ERROR_KINDS = ("429", "429_retry_after", "500", "502", "503", "504", "401", "404", "409", "410")
 #: Faults that damage the normal response's body or connection.
 BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt", "bad_crc")
 FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, "reset", "delay")

@@ -41,6 +41,10 @@ class JobEndedError(ExportJobError):
         super().__init__(message)
 
 
+class JobLimitError(TapBackstoryError):
+    """The API refused a new job for now: the org's 2 running / 10 queued jobs are taken."""
+
+
 class WindowTooLargeError(TapBackstoryError):
     """The API refused a job because its date range is too long."""
 

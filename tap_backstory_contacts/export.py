@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import logging
 import time
@@ -13,6 +14,7 @@ from tap_backstory_contacts.errors import (
     ApiError,
     ExportJobError,
     JobEndedError,
+    JobLimitError,
     UnreadableDataError,
     WindowTooLargeError,
 )
@@ -22,7 +24,7 @@ from tap_backstory_contacts.formats import (
     read_json,
     verify_compression,
 )
-from tap_backstory_contacts.fragments import download_fragment, download_fragments
+from tap_backstory_contacts.fragments import FragmentDownloader, download_fragment
 from tap_backstory_contacts.jobs import (
     ExportJob,
     JobState,
@@ -35,7 +37,7 @@ from tap_backstory_contacts.jobs import (
 from tap_backstory_contacts.windows import Window, split
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
 
     from tap_backstory_contacts.checkpoints import Checkpoints
     from tap_backstory_contacts.client import BackstoryClient
@@ -123,19 +125,22 @@ class ContactsExport:
         jobs: dict[Window, ExportJob] = {}
         started = time.monotonic()
         total = done = 0
-        while plan:
-            self._start_jobs_ahead(plan, jobs)
-            window = plan.popleft()
-            window_started = time.monotonic()
-            job = self._completed(jobs.pop(window))
-            count = 0
-            for record in self._job_records(job):
-                count += 1
-                yield record
-            self._checkpoints.vouch(functools.partial(self._finish_window, job.job_id, window))
-            total += count
-            done += 1
-            self._log_progress(window, count, window_started, started, done, done + len(plan))
+        self._downloader = FragmentDownloader(self._client, self._settings.max_parallel_downloads)
+        try:
+            while plan:
+                self._start_jobs_ahead(plan, jobs)
+                window = plan.popleft()
+                window_started = time.monotonic()
+                counter = _Counter()
+                job = yield from self._window_records(jobs.pop(window), counter)
+                self._checkpoints.vouch(functools.partial(self._finish_window, job.job_id, window))
+                total += counter.records
+                done += 1
+                self._log_progress(
+                    window, counter.records, window_started, started, done, done + len(plan)
+                )
+        finally:
+            self._downloader.close()
         logger.info(
             "Exported %d record(s) in %d window(s) in %.1fs",
             total,
@@ -143,16 +148,57 @@ class ContactsExport:
             time.monotonic() - started,
         )
 
+    def _window_records(
+        self, job: ExportJob, counter: _Counter
+    ) -> Generator[dict[str, t.Any], None, ExportJob]:
+        """The window's records from its job; returns the job that delivered them.
+
+        If the job's files are gone (404/410) before any of its records was emitted, a new
+        job replaces it once; later, the ledger entry is dropped so the next run does not
+        re-attach to it, and the run fails.
+        """
+        job = self._completed(job)
+        for attempt in (1, 2):
+            try:
+                for record in self._job_records(job):
+                    counter.records += 1
+                    yield record
+            except ApiError as exc:
+                if exc.status not in GONE_STATUSES:
+                    raise
+                self._ledger.drop(job.job_id)
+                if counter.records or attempt == 2:
+                    raise
+                logger.warning(
+                    "The files of %s are gone (HTTP %d); creating a new job for its window",
+                    job.describe(),
+                    exc.status,
+                )
+                job = self._completed(self._start_job(job.window))
+            else:
+                return job
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _start_jobs_ahead(
         self, plan: collections.deque[Window], jobs: dict[Window, ExportJob]
     ) -> None:
-        """Make sure the next ``max_concurrent_jobs`` windows have a job, splitting refused ones."""
+        """Make sure the next ``max_concurrent_jobs`` windows have a job, splitting refused ones.
+
+        Only the current window waits for a job slot: a look-ahead job the API's limits
+        refuse is simply created later, when its window comes up.
+        """
         position = 0
         while position < min(self._settings.max_concurrent_jobs, len(plan)):
             window = plan[position]
             if window not in jobs:
                 try:
-                    jobs[window] = self._start_job(window)
+                    jobs[window] = self._start_job(window, wait_for_slot=position == 0)
+                except JobLimitError:
+                    logger.info(
+                        "Not starting window %s's job ahead: the API's job limits are reached",
+                        window,
+                    )
+                    return
                 except WindowTooLargeError as exc:
                     if window.days == 1:
                         raise ExportJobError(
@@ -215,17 +261,16 @@ class ContactsExport:
             "export_start_date": job.window.start.isoformat(),
             "export_end_date": job.window.end.isoformat(),
         }
-        fragments = download_fragments(
-            self._client, job, max_parallel=self._settings.max_parallel_downloads, skip=skip
-        )
-        for fragment in fragments:
-            yield from self._fragment_records(job, fragment, lineage)
-            if fragment.index is not None:
-                self._checkpoints.vouch(
-                    functools.partial(
-                        self._ledger.fragments_emitted, job.job_id, fragment.index + 1
+        # Closed at once on an error, so that downloads still running stop.
+        with contextlib.closing(self._downloader.fragments(job, skip)) as fragments:
+            for fragment in fragments:
+                yield from self._fragment_records(job, fragment, lineage)
+                if fragment.index is not None:
+                    self._checkpoints.vouch(
+                        functools.partial(
+                            self._ledger.fragments_emitted, job.job_id, fragment.index + 1
+                        )
                     )
-                )
 
     def _fragment_records(
         self, job: ExportJob, fragment: Fragment, lineage: dict[str, str]
@@ -267,7 +312,7 @@ class ContactsExport:
         with open_binary(fragment.path) as stream:
             yield from reader(stream, position)
 
-    def _start_job(self, window: Window) -> ExportJob:
+    def _start_job(self, window: Window, *, wait_for_slot: bool = True) -> ExportJob:
         """Re-attach to the job recorded for ``window`` if still usable, else create one."""
         params = self._settings.job_params(window)
         digest = fingerprint(params)
@@ -280,7 +325,9 @@ class ContactsExport:
                 return job
             logger.info("Not reusing %s: %s; creating a new job", recorded.describe(), reason)
             self._ledger.drop(entry.job_id)
-        job = create_job(self._client, window, params, self._settings.poll)
+        job = create_job(
+            self._client, window, params, self._settings.poll, wait_for_slot=wait_for_slot
+        )
         self._ledger.add(job.job_id, window, digest)
         self._checkpoints.now()
         return job
@@ -294,7 +341,11 @@ class ContactsExport:
         except ApiError as exc:
             if exc.status in GONE_STATUSES:
                 return None, f"the API no longer knows it (HTTP {exc.status}; files live 10 days)"
+            if 400 <= exc.status < 500:
+                return None, f"the API refused its status (HTTP {exc.status}: {exc.server_message})"
             raise
+        except ExportJobError as exc:  # e.g. an unknown state
+            return None, str(exc)
         if status.state in (JobState.FAILED, JobState.CANCELED):
             return None, f"it ended {status.state}"
         return status, ""
@@ -327,6 +378,13 @@ class ContactsExport:
             left,
             f", about {eta:.0f}s remaining" if left else "",
         )
+
+
+@dataclass(slots=True)
+class _Counter:
+    """Records emitted for the current window."""
+
+    records: int = 0
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from tap_backstory_contacts.errors import (
     ApiError,
     ExportJobError,
     JobEndedError,
+    JobLimitError,
     TapBackstoryError,
     WindowTooLargeError,
 )
@@ -81,10 +82,16 @@ def fingerprint(params: dict[str, t.Any]) -> str:
 
 
 def create_job(
-    client: BackstoryClient, window: Window, params: dict[str, t.Any], poll: PollSettings
+    client: BackstoryClient,
+    window: Window,
+    params: dict[str, t.Any],
+    poll: PollSettings,
+    *,
+    wait_for_slot: bool = True,
 ) -> ExportJob:
     """POST a new export job for ``window``; wait (within the job timeout) while the API's
-    job limits refuse it; raise ``WindowTooLargeError`` if its date range is refused."""
+    job limits refuse it, or raise ``JobLimitError`` at once unless ``wait_for_slot``;
+    raise ``WindowTooLargeError`` if its date range is refused."""
     what = f"Creating the export job for window {window}"
     started = clock.monotonic()
     wait = poll.first_wait
@@ -97,7 +104,10 @@ def create_job(
                 raise WindowTooLargeError(str(exc)) from exc
             if exc.status not in LIMIT_STATUSES:
                 raise
-            delay = wait if exc.retry_after is None else exc.retry_after
+            if not wait_for_slot:
+                raise JobLimitError(str(exc)) from exc
+            # Retry-After may ask for more; never less than the poll wait (a 0 would spin).
+            delay = max(wait, exc.retry_after or 0.0)
             waited = clock.monotonic() - started
             if waited + delay > poll.timeout:
                 raise ExportJobError(
@@ -187,7 +197,7 @@ def _job_from_body(
         window=window,
         state=state,
         fragments=_optional_count(body.get("fragments"), "fragments", job_id),
-        results_size=_optional_count(body.get("results_size"), "results_size", job_id),
+        results_size=_lenient_count(body.get("results_size")),
         server_message=_server_message(body),
     )
 
@@ -205,6 +215,17 @@ def _parse_state(raw: object) -> JobState | None:
         if state.value.lower() == raw.strip().lower():
             return state
     return None
+
+
+def _lenient_count(raw: object) -> int | None:
+    """``results_size`` is only reported and its unit is undocumented: odd values are None."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    try:
+        value = int(float(raw))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _optional_count(raw: object, field: str, job_id: str) -> int | None:

@@ -40,12 +40,9 @@ class Ledger:
         self._entries: list[LedgerEntry] = []
         if isinstance(raw, list):
             for item in raw:
-                try:
-                    entry = LedgerEntry(**item)
-                    _ = entry.window
-                except (TypeError, ValueError):
-                    continue  # an unreadable entry only costs a new job for its window
-                self._entries.append(entry)
+                entry = _entry(item)
+                if entry is not None:  # an unreadable entry only costs a new job
+                    self._entries.append(entry)
         self._save()
 
     @property
@@ -79,3 +76,21 @@ class Ledger:
 
     def _save(self) -> None:
         self._state[LEDGER_KEY] = [asdict(e) for e in self._entries]
+
+
+def _entry(item: object) -> LedgerEntry | None:
+    """A ledger entry from state, or None if any part of it is not what this tap writes."""
+    if not isinstance(item, dict):
+        return None
+    try:
+        entry = LedgerEntry(**item)
+        _ = entry.window
+    except (TypeError, ValueError):
+        return None
+    texts = (entry.job_id, entry.start_date, entry.end_date, entry.fingerprint)
+    emitted = entry.fragments_emitted
+    if not all(isinstance(text, str) and text for text in texts):
+        return None
+    if isinstance(emitted, bool) or not isinstance(emitted, int) or emitted < 0:
+        return None
+    return entry

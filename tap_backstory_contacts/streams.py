@@ -154,7 +154,16 @@ class EnrichedContactsStream(Stream):
         if state.get("replication_key") != REPLICATION_KEY:
             return None
         value = state.get("replication_key_value")
-        return _optional_date(value[:10] if isinstance(value, str) else None)
+        try:
+            return _optional_date(value[:10] if isinstance(value, str) else None)
+        except ValueError:
+            self.logger.warning(
+                "The bookmark %r in the state is not a YYYY-MM-DD date; ignoring it and "
+                "starting at start_date (records already loaded are extracted again)",
+                value,
+            )
+            state.pop("replication_key_value", None)
+            return None
 
     def _advance_bookmark(self, state: dict[str, t.Any], window: Window) -> None:
         current = self._bookmark(state)

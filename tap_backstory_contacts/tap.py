@@ -32,6 +32,10 @@ class TapBackstoryContacts(Tap):
         """Report schema errors and semantic errors (dates, order, URL) together."""
         errors = super()._validate_config(raise_errors=False)
         errors += semantic_errors(self._config)
+        secret = self._config.get("client_secret")
+        if secret not in (None, ""):
+            # The schema validator quotes bad values; never this one.
+            errors = [error.replace(str(secret), "<client_secret>") for error in errors]
         if errors and raise_errors:
             # One message listing every problem, so one run shows all there is to fix.
             summary = f"{len(errors)} invalid setting(s): " + "; ".join(errors)

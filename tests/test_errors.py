@@ -138,3 +138,29 @@ def test_invalid_config_is_rejected_before_any_request(
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert api.requests == []
+
+
+def test_a_bad_secret_value_is_not_quoted_in_config_errors(
+    api: FakeBackstory, tmp_path: Path
+) -> None:
+    result = run_cli(tmp_path, make_config(api, client_secret=98765432123))
+    assert result.returncode == 1
+    assert "is not of type 'string' in config['client_secret']" in result.stderr
+    assert "98765432123" not in result.stderr
+
+
+def test_an_unreadable_bookmark_restarts_at_start_date_with_a_warning(
+    api: FakeBackstory, config: dict[str, t.Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    state = {
+        "bookmarks": {
+            "enriched_contacts": {
+                "replication_key": "export_end_date",
+                "replication_key_value": "2026/01/03",
+            }
+        }
+    }
+    out = sync(config, state)
+    assert len(out.records) == 50
+    assert out.bookmark() == "2026-01-10"
+    assert any("'2026/01/03' in the state is not" in r.getMessage() for r in caplog.records)

@@ -265,3 +265,20 @@ def test_gzip_altered_in_transit_is_caught_before_any_record_is_emitted(
     expected = api.expected_records("2026-01-01", "2026-01-05")
     assert [r["email"] for r in out.records] == [r["email"] for r in expected]
     assert not api.faults.pending()
+
+
+def test_retry_after_zero_on_job_creation_does_not_spin(
+    api: FakeBackstory, config: dict[str, t.Any], waits: list[float]
+) -> None:
+    api.faults.add("create", "429_retry_after", times=5, retry_after=0)
+    out = sync(
+        {
+            **config,
+            "end_date": "2026-01-05",
+            "poll_interval_seconds": 2,
+            "poll_max_interval_seconds": 10,
+        }
+    )
+    assert len(out.records) == 25
+    refusal_waits = waits[:5]
+    assert all(wait >= 2 for wait in refusal_waits), refusal_waits

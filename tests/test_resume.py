@@ -8,6 +8,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+import requests
 
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts import clock
@@ -221,3 +222,60 @@ def test_one_job_at_a_time_when_configured(api: FakeBackstory) -> None:
     order = [r.endpoint for r in api.requests if r.endpoint in ("create", "data")]
     first_data = order.index("data")
     assert order[:first_data].count("create") == 1
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_job_whose_files_are_gone_is_replaced_once(
+    api: FakeBackstory, config: dict[str, t.Any], status: int
+) -> None:
+    api.faults.add("data", str(status), fragment=0)
+    out = sync({**config, "end_date": "2026-01-05"})
+    jobs = api.created_jobs()
+    assert len(jobs) == 2
+    assert {r["export_job_id"] for r in out.records} == {jobs[1].job_id}
+    assert len(out.records) == 25
+    assert out.bookmark() == "2026-01-05"
+
+
+def test_recorded_job_the_api_refuses_is_replaced(api: FakeBackstory, tmp_path: Path) -> None:
+    api.config.job_seconds = 0.5
+    config = make_config(api, end_date="2026-01-05")
+    state = _fingerprint_after_kill(api, tmp_path, config)
+    api.faults.add("status", "409")  # an unexpected 4xx for the recorded job
+    out = sync(config, state)
+    assert len(api.created_jobs()) == 2
+    assert len(out.records) == 25
+
+
+def test_a_refused_look_ahead_job_does_not_hold_up_the_current_window(
+    api: FakeBackstory, config: dict[str, t.Any]
+) -> None:
+    api.config.enforce_job_limits = True
+    _hold_one_job_slot(api)  # another pipeline's job: with the tap's first, the org is full
+    out = sync(config)
+    assert len(out.records) == 50
+    assert out.bookmark() == "2026-01-10"
+    order = [(r.endpoint, r.status) for r in api.requests if r.endpoint in ("create", "data")]
+    refused = order.index(("create", 429))
+    assert ("data", 200) in order[refused:], "window 1 went on while window 2 waited"
+    assert order.count(("create", 200)) == 3  # the holder, window 1, then window 2
+
+
+def _hold_one_job_slot(api: FakeBackstory) -> None:
+    with requests.Session() as session:
+        token = session.post(
+            f"{api.url}/auth/v1/tokens",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": api.config.client_id,
+                "client_secret": api.config.client_secret,
+            },
+            timeout=30,
+        ).json()["access_token"]
+        created = session.post(
+            f"{api.url}/pull/v1/export/contacts/jobs",
+            json={"start_date": "2025-01-01", "end_date": "2025-01-01"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert created.status_code == 200
