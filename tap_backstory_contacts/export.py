@@ -160,9 +160,7 @@ class ContactsExport:
         job = self._completed(job)
         for attempt in (1, 2):
             try:
-                for record in self._job_records(job):
-                    counter.records += 1
-                    yield record
+                yield from self._job_records(job, counter)
             except ApiError as exc:
                 if exc.status not in GONE_STATUSES:
                     raise
@@ -251,7 +249,7 @@ class ContactsExport:
                 )
                 job = self._start_job(job.window)
 
-    def _job_records(self, job: ExportJob) -> Iterator[dict[str, t.Any]]:
+    def _job_records(self, job: ExportJob, counter: _Counter) -> Iterator[dict[str, t.Any]]:
         entry = self._ledger.find(job.window)
         skip = entry.fragments_emitted if entry and job.fragments else 0
         if skip:
@@ -264,7 +262,7 @@ class ContactsExport:
         # Closed at once on an error, so that downloads still running stop.
         with contextlib.closing(self._downloader.fragments(job, skip)) as fragments:
             for fragment in fragments:
-                yield from self._fragment_records(job, fragment, lineage)
+                yield from self._fragment_records(job, fragment, lineage, counter)
                 if fragment.index is not None:
                     self._checkpoints.vouch(
                         functools.partial(
@@ -273,7 +271,7 @@ class ContactsExport:
                     )
 
     def _fragment_records(
-        self, job: ExportJob, fragment: Fragment, lineage: dict[str, str]
+        self, job: ExportJob, fragment: Fragment, lineage: dict[str, str], counter: _Counter
     ) -> Iterator[dict[str, t.Any]]:
         """The fragment's records; if it turns out damaged, fetch it again and go on from
         the first record not yet emitted, so that none is emitted twice."""
@@ -305,6 +303,7 @@ class ContactsExport:
                 fragment = download_fragment(
                     self._client, job, fragment.index, fragment.count, fragment.path
                 )
+        counter.records += emitted
         logger.info("Emitted %d record(s) from %s (%d bytes)", emitted, position, fragment.size)
 
     def _read(self, fragment: Fragment, position: str) -> Iterator[dict[str, t.Any]]:
@@ -382,7 +381,7 @@ class ContactsExport:
 
 @dataclass(slots=True)
 class _Counter:
-    """Records emitted for the current window."""
+    """Records emitted for the current window, counted per fragment read in full."""
 
     records: int = 0
 

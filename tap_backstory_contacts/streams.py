@@ -99,10 +99,11 @@ class EnrichedContactsStream(Stream):
             records = self._sync_records(context, write_messages=False)
             name = f"{self.tap_name}--{self.name}"
             for manifest in write_batches(records, batch_config, name):
-                # The SDK sends a STATE right after this BATCH message: the state changes
-                # for the records now in files may go with it.
-                self._checkpoints.release()
                 yield batch_config.encoding, manifest
+                # The SDK has now written this file's BATCH message (and a STATE): the state
+                # changes for its records may go with the next STATE. Released any earlier,
+                # a STATE written on SIGTERM could claim records no BATCH message announced.
+                self._checkpoints.release()
         else:
             # The SDK's batchers give no hook per file: state moves only at the end.
             yield from super().get_batches(batch_config, context)
