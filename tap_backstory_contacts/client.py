@@ -12,7 +12,6 @@ from tap_backstory_contacts.auth import TOKEN_PATH, TokenProvider
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import (
     RetryPolicy,
-    TokenRenewed,
     TransientError,
     call_with_retries,
     parse_retry_after,
@@ -24,6 +23,10 @@ CONNECT_TIMEOUT_SECONDS = 15.0
 READ_TIMEOUT_SECONDS = 300.0
 USER_AGENT = "tap-backstory-contacts"
 logger = logging.getLogger("tap-backstory-contacts")
+
+
+class _TokenRenewedError(Exception):
+    """The API answered 401; the token was dropped and the request may go once more."""
 
 
 def server_message(response: requests.Response) -> str:
@@ -141,7 +144,7 @@ class BackstoryClient:
                 response.close()
                 self.auth.invalidate(token)
                 renewed = True
-                raise TokenRenewed
+                raise _TokenRenewedError
             if response.status_code >= 300:
                 message = server_message(response)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -157,7 +160,7 @@ class BackstoryClient:
         def attempt_renewing_once() -> requests.Response:
             try:
                 return attempt()
-            except TokenRenewed:
+            except _TokenRenewedError:
                 logger.info("%s: HTTP 401, token renewed; retry 1 of 1 now", what)
                 return attempt()  # a second 401 is an ApiError
 

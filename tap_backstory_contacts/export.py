@@ -117,6 +117,9 @@ class ContactsExport:
         self._shaper = shaper
         self._checkpoints = checkpoints
         self._window_done = window_done
+        csv = settings.output_format == "CSV"
+        self._reader = read_csv if csv else read_json
+        self._unit = "CSV row" if csv else "record"
 
     def records(self, windows: list[Window]) -> Iterator[dict[str, t.Any]]:
         """Every record of every window, window by window, fragment by fragment."""
@@ -276,9 +279,8 @@ class ContactsExport:
         """The fragment's records; if it turns out damaged, fetch it again and go on from
         the first record not yet emitted, so that none is emitted twice."""
         position = f"{job.describe()}, {fragment.describe()}"
-        unit = "CSV row" if self._settings.output_format == "CSV" else "record"
         emitted = 0
-        where = _Where(position, unit)
+        where = _Where(position, self._unit)
         for attempt in range(1, FRAGMENT_READ_ATTEMPTS + 1):
             try:
                 verify_compression(fragment.path, position)
@@ -307,9 +309,8 @@ class ContactsExport:
         logger.info("Emitted %d record(s) from %s (%d bytes)", emitted, position, fragment.size)
 
     def _read(self, fragment: Fragment, position: str) -> Iterator[dict[str, t.Any]]:
-        reader = read_csv if self._settings.output_format == "CSV" else read_json
         with open_binary(fragment.path) as stream:
-            yield from reader(stream, position)
+            yield from self._reader(stream, position)
 
     def _start_job(self, window: Window, *, wait_for_slot: bool = True) -> ExportJob:
         """Re-attach to the job recorded for ``window`` if still usable, else create one."""

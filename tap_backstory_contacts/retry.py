@@ -25,13 +25,6 @@ class TransientError(Exception):
         super().__init__(reason)
 
 
-class TokenRenewed(TransientError):
-    """The API answered 401; the token was dropped and the request may go once more."""
-
-    def __init__(self) -> None:
-        super().__init__("HTTP 401, token renewed", retry_after=0.0)
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often and how long to retry; every wait and the total are bounded."""
