@@ -56,6 +56,15 @@ class SyncOutput:
         ]
 
 
+def bookmark_state(value: str) -> dict[str, t.Any]:
+    """A state whose only content is the stream's bookmark ``value``."""
+    return {
+        "bookmarks": {
+            STREAM: {"replication_key": "export_end_date", "replication_key_value": value}
+        }
+    }
+
+
 def sync(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> SyncOutput:
     """Run a full sync in this process and return what it wrote to stdout."""
     buffer = io.BytesIO()

@@ -10,7 +10,7 @@ import pytest
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts.errors import AuthenticationError, ExportJobError
 from tests.conftest import make_config
-from tests.singer_run import run_cli, sync
+from tests.singer_run import bookmark_state, run_cli, sync
 
 
 @pytest.mark.parametrize(
@@ -152,14 +152,7 @@ def test_a_bad_secret_value_is_not_quoted_in_config_errors(
 def test_an_unreadable_bookmark_restarts_at_start_date_with_a_warning(
     api: FakeBackstory, config: dict[str, t.Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = {
-        "bookmarks": {
-            "enriched_contacts": {
-                "replication_key": "export_end_date",
-                "replication_key_value": "2026/01/03",
-            }
-        }
-    }
+    state = bookmark_state("2026/01/03")
     out = sync(config, state)
     assert len(out.records) == 50
     assert out.bookmark() == "2026-01-10"

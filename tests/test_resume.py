@@ -13,7 +13,7 @@ import requests
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts import clock
 from tests.conftest import END, START, make_config
-from tests.singer_run import STREAM, SyncOutput, run_until_killed, sync
+from tests.singer_run import STREAM, SyncOutput, bookmark_state, run_until_killed, sync
 
 WINDOWS = [("2026-01-01", "2026-01-05"), ("2026-01-06", "2026-01-10")]
 
@@ -192,11 +192,7 @@ def test_second_run_extracts_only_new_days(
 
 
 def test_lookback_extracts_recent_days_again(api: FakeBackstory) -> None:
-    state = {
-        "bookmarks": {
-            STREAM: {"replication_key": "export_end_date", "replication_key_value": "2026-01-08"}
-        }
-    }
+    state = bookmark_state("2026-01-08")
     out = sync(make_config(api, lookback_days=3), state)
     assert _windows_created(api) == [("2026-01-06", "2026-01-10")]
     assert len(out.records) == 25

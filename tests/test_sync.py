@@ -14,7 +14,7 @@ import pytest
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts import schemas
 from tests.conftest import END, START, make_config
-from tests.singer_run import run_cli, sync
+from tests.singer_run import bookmark_state, run_cli, sync
 
 TAP_FIELDS = {"contact_key", "export_job_id", "export_start_date", "export_end_date"}
 WINDOWS = [("2026-01-01", "2026-01-05"), ("2026-01-06", "2026-01-10")]
@@ -186,14 +186,7 @@ def test_undocumented_fields_are_logged_once_and_dropped(
 def test_stream_is_up_to_date_creates_no_job(
     api: FakeBackstory, config: dict[str, t.Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = {
-        "bookmarks": {
-            "enriched_contacts": {
-                "replication_key": "export_end_date",
-                "replication_key_value": END,
-            }
-        }
-    }
+    state = bookmark_state(END)
     caplog.set_level(logging.INFO)
     out = sync(config, state)
     assert out.records == []
