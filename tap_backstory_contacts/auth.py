@@ -41,7 +41,6 @@ class TokenProvider:
         self._client_secret = client_secret
         self._token: _Token | None = None
         self._lock = threading.Lock()
-        self.tokens_fetched = 0
 
     def token(self) -> str:
         """A token that is valid for a while yet, fetching a new one if needed."""
@@ -86,7 +85,6 @@ class TokenProvider:
             ) from exc
         lifetime = _lifetime(body.get("expires_in"))
         margin = min(RENEW_MARGIN_SECONDS, lifetime / 10)
-        self.tokens_fetched += 1
         return _Token(value=str(value), renew_at=requested_at + lifetime - margin)
 
 

@@ -16,17 +16,19 @@ from tap_backstory_contacts.retry import (
     call_with_retries,
     parse_retry_after,
 )
-from tap_backstory_contacts.settings import DEFAULT_API_URL
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_backstory_contacts.settings import Settings
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 CONNECT_TIMEOUT_SECONDS = 15.0
-READ_TIMEOUT_SECONDS = 300.0
+# The longest silence while reading an answer (requests' read timeout is per read, so this
+# is an idle timeout): a stalled body becomes a retryable failure, not a hung run.
+IDLE_READ_TIMEOUT_SECONDS = 60.0
 USER_AGENT = "tap-backstory-contacts"
 logger = logging.getLogger("tap-backstory-contacts")
-
-
-class _TokenRenewedError(Exception):
-    """The API answered 401; the token was dropped and the request may go once more."""
 
 
 def server_message(response: requests.Response) -> str:
@@ -66,19 +68,15 @@ class BackstoryClient:
         )
 
     @classmethod
-    def from_config(
-        cls, config: t.Mapping[str, t.Any], policy: RetryPolicy | None = None
+    def from_settings(
+        cls, settings: Settings, policy: RetryPolicy | None = None
     ) -> BackstoryClient:
-        """A client for the tap's config; retries as configured unless ``policy`` is given."""
+        """A client for the tap's settings; retries as configured unless ``policy`` is given."""
         return cls(
-            api_url=config.get("api_url", DEFAULT_API_URL),
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            policy=policy
-            or RetryPolicy(
-                max_tries=int(config.get("max_retries", 8)) + 1,
-                max_seconds=float(config.get("max_retry_seconds", 900)),
-            ),
+            api_url=settings.api_url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            policy=policy or settings.retry_policy,
         )
 
     def close(self) -> None:
@@ -90,8 +88,8 @@ class BackstoryClient:
         self._local = threading.local()
 
     def get_json(self, path: str, *, what: str) -> dict[str, t.Any]:
-        """GET ``path`` and return its JSON object."""
-        with self.request("GET", path, what=what) as response:
+        """GET ``path`` and return its JSON object, retrying transient failures."""
+        with self.retrying(lambda: self.exchange("GET", path, what=what), what=what) as response:
             return _json_object(response, what)
 
     def post_json(
@@ -100,73 +98,50 @@ class BackstoryClient:
         body: dict[str, t.Any],
         *,
         what: str,
-        give_up_on: frozenset[int] = frozenset(),
+        giveup: Callable[[TransientError], bool] = lambda _: False,
     ) -> dict[str, t.Any]:
-        """POST ``body`` as JSON to ``path`` and return the JSON object answered."""
-        with self.request("POST", path, json=body, what=what, give_up_on=give_up_on) as response:
+        """POST ``body`` as JSON and return the JSON object answered, retrying transient
+        failures unless ``giveup`` says the caller handles that one itself."""
+        with self.retrying(
+            lambda: self.exchange("POST", path, what=what, json=body), what=what, giveup=giveup
+        ) as response:
             return _json_object(response, what)
 
-    def request(
+    def retrying(
         self,
-        method: str,
-        path: str,
+        action: Callable[[], requests.Response],
         *,
         what: str,
-        json: dict[str, t.Any] | None = None,
-        params: dict[str, t.Any] | None = None,
-        stream: bool = False,
-        give_up_on: frozenset[int] = frozenset(),
-        retry: bool = True,
+        giveup: Callable[[TransientError], bool] = lambda _: False,
     ) -> requests.Response:
-        """Send an authenticated request, retrying transient failures.
+        """``action`` retried within this client's policy."""
+        return call_with_retries(action, what=what, policy=self.policy, giveup=giveup)
 
-        Returns a 2xx response (the caller closes it when ``stream``); raises ``ApiError``
-        for other statuses after one token renewal on 401, and at once for ``give_up_on``
-        statuses (the caller has its own way to wait for those). The renewal does not count
-        as a retry. With ``retry=False`` a transient failure is raised as ``TransientError``
-        for the caller's own retry loop.
+    def exchange(self, method: str, path: str, *, what: str, **kwargs: t.Any) -> requests.Response:
+        """One authenticated request, renewing the token once if the API answers 401.
+
+        Returns a 2xx response (the caller closes it); raises ``TransientError`` for 429,
+        5xx and broken connections, ``ApiError`` for any other status. The renewal is not
+        a retry: a token may expire between two requests.
         """
-        renewed = False
-
-        def attempt() -> requests.Response:
-            nonlocal renewed
-            token = self.auth.token()
-            response = self._send(
-                method,
-                path,
-                json=json,
-                params=params,
-                stream=stream,
-                headers={"Authorization": f"Bearer {token}"},
-                give_up_on=give_up_on,
-            )
-            if response.status_code == 401 and not renewed:
-                response.close()
-                self.auth.invalidate(token)
-                renewed = True
-                raise _TokenRenewedError
-            if response.status_code >= 300:
-                message = server_message(response)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                response.close()
-                if response.status_code == 401:
-                    message += (
-                        " (even with a new token: check that the key is an Object API key "
-                        "that is not paused or revoked)"
-                    )
-                raise ApiError(what, response.status_code, message, retry_after)
-            return response
-
-        def attempt_renewing_once() -> requests.Response:
-            try:
-                return attempt()
-            except _TokenRenewedError:
-                logger.info("%s: HTTP 401, token renewed; retry 1 of 1 now", what)
-                return attempt()  # a second 401 is an ApiError
-
-        if not retry:
-            return attempt_renewing_once()
-        return call_with_retries(attempt_renewing_once, what=what, policy=self.policy)
+        token = self.auth.token()
+        response = self._send(method, path, token=token, **kwargs)
+        if response.status_code == 401:
+            response.close()
+            self.auth.invalidate(token)
+            logger.info("%s: HTTP 401, token renewed; retry 1 of 1 now", what)
+            response = self._send(method, path, token=self.auth.token(), **kwargs)
+        if response.status_code >= 300:
+            message = server_message(response)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            if response.status_code == 401:
+                message += (
+                    " (even with a new token: check that the key is an Object API key "
+                    "that is not paused or revoked)"
+                )
+            raise ApiError(what, response.status_code, message, retry_after)
+        return response
 
     def _post_token_form(self, form: dict[str, str]) -> requests.Response:
         def attempt() -> requests.Response:
@@ -178,27 +153,25 @@ class BackstoryClient:
         return call_with_retries(attempt, what="Token request", policy=self.policy)
 
     def _send(
-        self,
-        method: str,
-        path: str,
-        give_up_on: frozenset[int] = frozenset(),
-        **kwargs: t.Any,
+        self, method: str, path: str, *, token: str | None = None, **kwargs: t.Any
     ) -> requests.Response:
-        """One HTTP exchange; transient failures become ``TransientError``."""
+        """One HTTP exchange; 429, 5xx and broken connections become ``TransientError``."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         try:
             response = self._session().request(
                 method,
                 f"{self.api_url}{path}",
-                timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT_SECONDS, IDLE_READ_TIMEOUT_SECONDS),
                 **kwargs,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from exc
-        if response.status_code in RETRYABLE_STATUSES - give_up_on:
+        if response.status_code in RETRYABLE_STATUSES:
             reason = f"HTTP {response.status_code}: {server_message(response)}"
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             response.close()
-            raise TransientError(reason, retry_after=retry_after)
+            raise TransientError(reason, retry_after=retry_after, status=response.status_code)
         return response
 
     def _session(self) -> requests.Session:

@@ -6,8 +6,9 @@ import typing as t
 
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.errors import ApiError
-from tap_backstory_contacts.jobs import JOBS_PATH
+from tap_backstory_contacts.jobs import job_path
 from tap_backstory_contacts.retry import RetryPolicy
+from tap_backstory_contacts.settings import Settings
 
 # A job id that cannot exist: the API answers 404 (or 400) to an authorised caller
 # and 401/403 to one whose key it refuses, and no export job is created.
@@ -16,12 +17,13 @@ PROBE_JOB_ID = "connection-test"
 
 def check_connection(config: t.Mapping[str, t.Any]) -> str:
     """Fetch a token and make one authorised call; return what was verified."""
-    client = BackstoryClient.from_config(config, RetryPolicy(max_tries=3, max_seconds=60))
+    settings = Settings.from_config(config)
+    client = BackstoryClient.from_settings(settings, RetryPolicy(max_tries=3, max_seconds=60))
     try:
         client.auth.token()
         try:
             client.get_json(
-                f"{JOBS_PATH}/{PROBE_JOB_ID}", what="Checking access to the contacts export API"
+                job_path(PROBE_JOB_ID), what="Checking access to the contacts export API"
             )
         except ApiError as exc:
             if exc.status not in (400, 404):
@@ -29,6 +31,6 @@ def check_connection(config: t.Mapping[str, t.Any]) -> str:
     finally:
         client.close()
     return (
-        f"client_id '{config['client_id']}' got a token and may call the Enriched Contacts "
+        f"client_id '{settings.client_id}' got a token and may call the Enriched Contacts "
         f"export API at {client.api_url}"
     )

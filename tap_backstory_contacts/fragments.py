@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
-import shutil
-import tempfile
+import socket
 import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 import urllib3.exceptions
 
+from tap_backstory_contacts import clock
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
-from tap_backstory_contacts.jobs import JOBS_PATH
 from tap_backstory_contacts.retry import TransientError, call_with_retries
+from tap_backstory_contacts.spool import Spool
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Generator, Iterator
+    from pathlib import Path
 
     from tap_backstory_contacts.client import BackstoryClient
     from tap_backstory_contacts.jobs import ExportJob
@@ -28,6 +29,8 @@ if t.TYPE_CHECKING:
 CHUNK_BYTES = 1 << 20
 # The most an export with no record can weigh: `[]`, a wrapper, or a CSV header row.
 EMPTY_FILE_BYTES = 1024
+# The most one fragment may take on disk (as received, or decoded for deflate bodies).
+MAX_FRAGMENT_BYTES = 8 << 30
 logger = logging.getLogger("tap-backstory-contacts")
 
 
@@ -51,11 +54,12 @@ class Fragment:
         return f"fragment {self.index} of {self.count}"
 
 
-def fragment_indices(job: ExportJob, skip: int = 0) -> list[int | None]:
-    """The fragments to fetch; ``[None]`` (one stitched download) if the count is 0 or absent."""
+def fragment_indices(job: ExportJob, skip: int = 0) -> Iterator[int | None]:
+    """The fragments to fetch, lazily; one stitched download (``None``) if the count is 0
+    or absent."""
     if not job.fragments:
-        return [None]
-    return list(range(skip, job.fragments))
+        return iter([None])
+    return iter(range(skip, job.fragments))
 
 
 class FragmentDownloader:
@@ -66,13 +70,26 @@ class FragmentDownloader:
         self._client = client
         self._max_parallel = max_parallel
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="fragment")
-        self._running: set[threading.Event] = set()
+        self._spool = Spool()
+        self._cancel = threading.Event()
+        self._responses: set[requests.Response] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> FragmentDownloader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def close(self) -> None:
-        """Stop: queued downloads are dropped, running ones end at their next chunk."""
-        for cancel in list(self._running):
-            cancel.set()
+        """Stop at once: queued downloads are dropped, waiting ones wake, and the sockets of
+        running ones are shut, so no thread keeps the process alive; the spool is removed."""
+        self._cancel.set()
+        with self._lock:
+            for response in self._responses:
+                _shut(response)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._spool.remove()
 
     def fragments(self, job: ExportJob, skip: int = 0) -> Generator[Fragment, None, None]:
         """Yield the job's fragments in index order while later ones download in parallel.
@@ -80,39 +97,51 @@ class FragmentDownloader:
         At most ``max_parallel`` downloads run at once, and no more than that many finished
         fragments wait on disk; each spool file is deleted once the consumer moves on.
         """
-        indices = collections.deque(fragment_indices(job, skip))
+        indices = fragment_indices(job, skip)
         count = job.fragments or 1
-        spool = Path(tempfile.mkdtemp(prefix=f"tap-backstory-{job.job_id}-"))
         pending: collections.deque[Future[Fragment]] = collections.deque()
-        cancel = threading.Event()  # this job's downloads only
-        self._running.add(cancel)
         try:
-            while indices or pending:
-                while indices and len(pending) < self._max_parallel:
-                    index = indices.popleft()
-                    pending.append(
-                        self._pool.submit(
-                            download_fragment,
-                            self._client,
-                            job,
-                            index,
-                            count,
-                            spool / f"{index}",
-                            cancel,
-                        )
-                    )
+            while True:
+                for index in indices:
+                    pending.append(self._pool.submit(self._download, job, index, count))
+                    if len(pending) >= self._max_parallel:
+                        break
+                if not pending:
+                    return
                 fragment = pending.popleft().result()
                 try:
                     yield fragment
                 finally:
                     fragment.path.unlink(missing_ok=True)
         finally:
-            if pending:  # ended early (an error): don't wait for the rest
-                cancel.set()
-                for future in pending:
-                    future.cancel()
-            self._running.discard(cancel)
-            shutil.rmtree(spool, ignore_errors=True)
+            for future in pending:  # ended early (an error): don't wait for the rest
+                future.cancel()
+
+    def download_again(self, job: ExportJob, fragment: Fragment) -> Fragment:
+        """Fetch ``fragment`` once more into the same spool file (its content was damaged)."""
+        return download_fragment(
+            self._client, job, fragment.index, fragment.count, fragment.path, self._track
+        )
+
+    def _download(self, job: ExportJob, index: int | None, count: int) -> Fragment:
+        with clock.cancellable(self._cancel):
+            clock.check_cancelled()
+            path = self._spool.new_file()
+            return download_fragment(self._client, job, index, count, path, self._track)
+
+    @contextlib.contextmanager
+    def _track(self, response: requests.Response) -> Iterator[None]:
+        """Know the response while its body is read, so that ``close`` can cut it off."""
+        with self._lock:
+            self._responses.add(response)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._responses.discard(response)
+
+
+Tracker = t.Callable[[requests.Response], t.ContextManager[None]]
 
 
 def download_fragment(
@@ -121,7 +150,7 @@ def download_fragment(
     index: int | None,
     count: int,
     path: Path,
-    cancel: threading.Event | None = None,
+    track: Tracker,
 ) -> Fragment:
     """Download one fragment (``None``: the stitched export) to ``path``, retrying cut bodies."""
     label = "the stitched export" if index is None else f"fragment {index} of {count}"
@@ -130,16 +159,9 @@ def download_fragment(
 
     def attempt() -> Fragment:
         # One retry loop (and one time budget) covers bad statuses and broken bodies alike.
-        if cancel is not None and cancel.is_set():
-            raise DownloadCancelledError(what)
         try:
-            response = client.request(
-                "GET",
-                f"{JOBS_PATH}/{job.job_id}/data",
-                params=params,
-                stream=True,
-                what=what,
-                retry=False,
+            response = client.exchange(
+                "GET", f"{job.path}/data", what=what, params=params, stream=True
             )
         except ApiError as exc:
             if not (exc.status == 404 and index is None and _reported_empty(job)):
@@ -147,8 +169,8 @@ def download_fragment(
             # The API may answer "no file" for an export it reported empty (undocumented).
             path.write_bytes(b"")
             return Fragment(index=index, count=count, path=path, size=0)
-        with response:
-            size = _spool(response, path, label, cancel)
+        with response, track(response):
+            size = _spool(response, path, f"{label} of {job.describe()}")
         return Fragment(index=index, count=count, path=path, size=size)
 
     fragment = call_with_retries(attempt, what=what, policy=client.policy)
@@ -165,10 +187,9 @@ def _reported_empty(job: ExportJob) -> bool:
     return job.fragments is None and size == 0
 
 
-def _spool(
-    response: requests.Response, path: Path, label: str, cancel: threading.Event | None
-) -> int:
-    """Write the raw (possibly gzip) body to ``path``; a short body is transient."""
+def _spool(response: requests.Response, path: Path, label: str) -> int:
+    """Write the raw (possibly gzip) body to ``path``; a short or cut body is transient,
+    a body past ``MAX_FRAGMENT_BYTES`` an error."""
     expected = response.headers.get("Content-Length")
     encoding = response.headers.get("Content-Encoding", "identity").lower()
     # gzip stays compressed on disk (the reader sniffs its magic bytes); others are decoded.
@@ -177,10 +198,18 @@ def _spool(
     try:
         with path.open("wb") as out:
             for chunk in response.raw.stream(CHUNK_BYTES, decode_content=decode):
-                if cancel is not None and cancel.is_set():
-                    raise DownloadCancelledError(label)
-                out.write(chunk)
+                clock.check_cancelled()
                 size += len(chunk)
+                if size > MAX_FRAGMENT_BYTES:
+                    raise TapBackstoryError(
+                        f"{label} is larger than {MAX_FRAGMENT_BYTES >> 20} MiB on disk"
+                        f"{' once decoded (' + encoding + ')' if decode else ''}, the most the "
+                        "tap accepts for one fragment; lower window_days so that each job "
+                        "exports less, or contact Backstory support with the job id."
+                    )
+                out.write(chunk)
+    except clock.CancelledError as exc:
+        raise DownloadCancelledError(label) from exc
     except (
         urllib3.exceptions.HTTPError,
         requests.RequestException,
@@ -195,3 +224,12 @@ def _spool(
             f"the body of {label} has {size} bytes, Content-Length said {expected}"
         )
     return size
+
+
+def _shut(response: requests.Response) -> None:
+    """Shut the response's socket, so a thread blocked reading it wakes at once."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

@@ -1,37 +1,24 @@
-"""The export job lifecycle: create, poll with capped backoff until final, report failures."""
+"""Export jobs as the API describes them: states, ids, paths, and the job status body."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import json
-import logging
-import re
 import typing as t
+import urllib.parse
 from dataclasses import dataclass, field
 
 from tap_backstory_contacts import clock
-from tap_backstory_contacts.errors import (
-    ApiError,
-    ExportJobError,
-    JobEndedError,
-    JobLimitError,
-    TapBackstoryError,
-    WindowTooLargeError,
-)
+from tap_backstory_contacts.errors import ExportJobError, TapBackstoryError
 
 if t.TYPE_CHECKING:
-    from tap_backstory_contacts.client import BackstoryClient
     from tap_backstory_contacts.windows import Window
 
 JOBS_PATH = "/pull/v1/export/contacts/jobs"
-HEARTBEAT_SECONDS = 60.0
-# The API's answers when 2 jobs already run or 10 are queued are undocumented; both seen
-# forms mean "wait for a slot", not "give up".
-LIMIT_STATUSES = frozenset({409, 429})
-# A 400 whose message is about the date range (the API caps a job at 14 days or 1 year).
-RANGE_REFUSAL = re.compile(r"range|too (large|long|many)|at most \d+ days|exceed", re.IGNORECASE)
-logger = logging.getLogger("tap-backstory-contacts")
+# More fragments than this for one job is taken for a broken status, not a real export:
+# each fragment is one request, and the tap never builds the list of indices.
+MAX_FRAGMENTS = 100_000
 
 
 class JobState(enum.StrEnum):
@@ -62,17 +49,19 @@ class ExportJob:
     seen_at: float = field(default_factory=clock.monotonic)
 
     def describe(self) -> str:
-        """``job <id> (window a..b)``, for messages."""
+        """``export job <id> (window a..b)``, for messages."""
         return f"export job {self.job_id} (window {self.window})"
 
+    @property
+    def path(self) -> str:
+        """The job's status path; the id percent-encoded, whatever the API sent."""
+        return job_path(self.job_id)
 
-@dataclass(frozen=True, slots=True)
-class PollSettings:
-    """How to wait for a job: first and largest wait between polls, and the total."""
 
-    first_wait: float
-    max_wait: float
-    timeout: float
+def job_path(job_id: str) -> str:
+    """``/pull/v1/export/contacts/jobs/<id>`` with every reserved character of the id
+    encoded, so that an id such as ``../x`` or ``a?b`` stays one path segment."""
+    return f"{JOBS_PATH}/{urllib.parse.quote(job_id, safe='')}"
 
 
 def fingerprint(params: dict[str, t.Any]) -> str:
@@ -81,109 +70,17 @@ def fingerprint(params: dict[str, t.Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def create_job(
-    client: BackstoryClient,
-    window: Window,
-    params: dict[str, t.Any],
-    poll: PollSettings,
-    *,
-    wait_for_slot: bool = True,
-) -> ExportJob:
-    """POST a new export job for ``window``; wait (within the job timeout) while the API's
-    job limits refuse it, or raise ``JobLimitError`` at once unless ``wait_for_slot``;
-    raise ``WindowTooLargeError`` if its date range is refused."""
-    what = f"Creating the export job for window {window}"
-    started = clock.monotonic()
-    wait = poll.first_wait
-    while True:
-        try:
-            body = client.post_json(JOBS_PATH, params, what=what, give_up_on=LIMIT_STATUSES)
-            break
-        except ApiError as exc:
-            if exc.status == 400 and RANGE_REFUSAL.search(exc.server_message):
-                raise WindowTooLargeError(str(exc)) from exc
-            if exc.status not in LIMIT_STATUSES:
-                raise
-            if not wait_for_slot:
-                raise JobLimitError(str(exc)) from exc
-            # Retry-After may ask for more; never less than the poll wait (a 0 would spin).
-            delay = max(wait, exc.retry_after or 0.0)
-            waited = clock.monotonic() - started
-            if waited + delay > poll.timeout:
-                raise ExportJobError(
-                    f"{what}: the API still refused it after {waited:.0f}s (HTTP {exc.status}: "
-                    f"{exc.server_message}); job_timeout_seconds is {poll.timeout:g}. An org runs "
-                    "at most 2 export jobs and queues 10: other jobs on this org may hold the "
-                    "slots; try again later or raise job_timeout_seconds."
-                ) from exc
-            logger.info(
-                "%s: the API is at its job limit (HTTP %d: %s); trying again in %.1fs",
-                what,
-                exc.status,
-                exc.server_message,
-                delay,
-            )
-            clock.sleep(delay)
-            wait = min(wait * 2, poll.max_wait)
-    job = _job_from_body(body, window, what=f"creating the export job for window {window}")
-    logger.info("Created %s, state %s", job.describe(), job.state)
-    return job
-
-
-def fetch_status(client: BackstoryClient, job: ExportJob) -> ExportJob:
-    """GET the job's current status."""
-    body = client.get_json(
-        f"{JOBS_PATH}/{job.job_id}", what=f"Polling the status of {job.describe()}"
-    )
-    return _job_from_body(body, job.window, what=f"polling {job.describe()}", job_id=job.job_id)
-
-
-def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSettings) -> ExportJob:
-    """Poll until the job is Completed; raise ``ExportJobError`` if it fails or times out."""
-    started = clock.monotonic()
-    # A job that has run ahead (pipelined) is polled at once, not after a first full wait.
-    wait = max(0.0, poll.first_wait - (started - job.seen_at))
-    last_heartbeat = started
-    while job.state.in_progress:
-        elapsed = clock.monotonic() - started
-        if elapsed >= poll.timeout:
-            raise ExportJobError(
-                f"{job.describe()} was still {job.state} after {elapsed:.0f}s; "
-                f"job_timeout_seconds is {poll.timeout:g}. The API runs at most 2 jobs at once "
-                "and queues 10; raise job_timeout_seconds or try again later."
-            )
-        clock.sleep(min(wait, poll.timeout - elapsed))
-        wait = min(max(wait * 2, poll.first_wait), poll.max_wait)
-        previous = job.state
-        job = fetch_status(client, job)
-        now = clock.monotonic()
-        if job.state != previous:
-            logger.info("%s is %s after %.0fs", job.describe(), job.state, now - started)
-            last_heartbeat = now
-        elif now - last_heartbeat >= HEARTBEAT_SECONDS:
-            logger.info("%s still %s after %.0fs", job.describe(), job.state, now - started)
-            last_heartbeat = now
-    if job.state is not JobState.COMPLETED:
-        said = f" (server: {job.server_message})" if job.server_message else ""
-        raise JobEndedError(
-            f"{job.describe()} ended {job.state}{said}", job_id=job.job_id, state=job.state
-        )
-    logger.info(
-        "%s completed: %s fragment(s), results_size %s",  # its unit is undocumented
-        job.describe(),
-        "no" if job.fragments is None else job.fragments,
-        "not given" if job.results_size is None else job.results_size,
-    )
-    return job
-
-
-def _job_from_body(
+def job_from_body(
     body: dict[str, t.Any], window: Window, *, what: str, job_id: str | None = None
 ) -> ExportJob:
+    """The job an API answer (creation or status) describes; raises on what cannot be one."""
     raw_id = body.get("job_id", job_id)
-    if raw_id is None or isinstance(raw_id, bool) or str(raw_id).strip() == "":
-        raise TapBackstoryError(f"The API's answer when {what} has no job_id: {body}")
     # Docs say string; mocks and comments show integers. Always a string from here on.
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or str(raw_id).strip() == "":
+        raise TapBackstoryError(
+            f"The API's answer when {what} has no usable job_id (a string or an integer): "
+            f"{str(body)[:200]}"
+        )
     job_id = str(raw_id)
     raw_state = body.get("state")
     state = _parse_state(raw_state)
@@ -196,7 +93,7 @@ def _job_from_body(
         job_id=job_id,
         window=window,
         state=state,
-        fragments=_optional_count(body.get("fragments"), "fragments", job_id),
+        fragments=_fragment_count(body.get("fragments"), job_id),
         results_size=_lenient_count(body.get("results_size")),
         server_message=_server_message(body),
     )
@@ -223,20 +120,27 @@ def _lenient_count(raw: object) -> int | None:
         return None
     try:
         value = int(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return value if value >= 0 else None
 
 
-def _optional_count(raw: object, field: str, job_id: str) -> int | None:
+def _fragment_count(raw: object, job_id: str) -> int | None:
     if raw is None:
         return None
+    problem = f"export job {job_id}: 'fragments' is not a count: {str(raw)[:40]!r}"
     if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise TapBackstoryError(f"export job {job_id}: '{field}' is not a count: {raw!r}")
+        raise TapBackstoryError(problem)
     try:
         value = int(raw)
     except ValueError as exc:
-        raise TapBackstoryError(f"export job {job_id}: '{field}' is not a count: {raw!r}") from exc
+        raise TapBackstoryError(problem) from exc
     if value < 0:
-        raise TapBackstoryError(f"export job {job_id}: '{field}' is negative: {value}")
+        raise TapBackstoryError(f"export job {job_id}: 'fragments' is negative: {value}")
+    if value > MAX_FRAGMENTS:
+        raise TapBackstoryError(
+            f"export job {job_id}: the API reports {value} fragments, more than the "
+            f"{MAX_FRAGMENTS} the tap accepts for one job; the job status looks broken. "
+            "Try again later, or contact Backstory support with the job id."
+        )
     return value

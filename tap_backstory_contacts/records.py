@@ -105,11 +105,6 @@ class RecordShaper:
         self._exact_signatures: set[tuple[type, ...]] = set()
         self._unknown_logged: set[str] = set()
 
-    @property
-    def unknown_fields(self) -> frozenset[str]:
-        """Undocumented fields seen so far this run (logged once each, not emitted)."""
-        return frozenset(self._unknown_logged)
-
     def shape(
         self,
         raw: dict[str, t.Any],

@@ -1,4 +1,11 @@
-"""Bounded retries with capped exponential backoff, jitter and ``Retry-After``."""
+"""Bounded retries and capped doubling waits, built on the ``backoff`` library's wait generators.
+
+``backoff`` decides the wait sequence (``backoff.expo``, capped, with jitter). The loop that
+sleeps is ours because ``backoff``'s own decorators sleep with ``time.sleep`` on the wall
+clock: such a wait cannot be cut short when the sync ends (a signal, an error in another
+download), and tests could not run it on a virtual clock. Every sleep here goes through
+``clock.sleep``, which is cancellable in download threads.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +16,70 @@ import random
 import typing as t
 from dataclasses import dataclass
 
+import backoff
+
 from tap_backstory_contacts import clock
 from tap_backstory_contacts.errors import RetriesExhaustedError
 
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 T = t.TypeVar("T")
 logger = logging.getLogger("tap-backstory-contacts")
+# The longest single wait a server's Retry-After can ask for: a hostile or broken server
+# could otherwise park the run (or a download thread) for hours.
+MAX_RETRY_AFTER_SECONDS = 120.0
 
 
 class TransientError(Exception):
     """A failure worth another try: 429, 5xx, a dropped connection, a cut body."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         self.reason = reason
         self.retry_after = retry_after
+        self.status = status
         super().__init__(reason)
+
+
+def equal_jitter(value: float) -> float:
+    """Half the wait fixed, half random: spreads clients out, yet never retries at once."""
+    return value / 2 + random.uniform(0, value / 2)
+
+
+def doubling_waits(first: float, largest: float) -> Iterator[float]:
+    """``first``, twice that, … capped at ``largest`` (``backoff.expo``, primed)."""
+    waits = backoff.expo(base=2, factor=first, max_value=largest)
+    next(waits)  # backoff's generators yield a priming 0 first
+    return waits
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often and how long to retry; every wait and the total are bounded."""
 
-    max_tries: int = 8
-    max_seconds: float = 600.0
+    max_tries: int = 9
+    max_seconds: float = 900.0
     initial_wait: float = 1.0
     max_wait: float = 60.0
 
-    def backoff(self, retry_number: int) -> float:
-        """Capped exponential wait with equal jitter for the n-th retry (1-based)."""
-        ceiling = min(self.max_wait, self.initial_wait * 2.0 ** (retry_number - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+    def waits(self) -> Iterator[float]:
+        """The backoff waits for retries 1, 2, …: capped exponential with equal jitter."""
+        return map(equal_jitter, doubling_waits(self.initial_wait, self.max_wait))
+
+
+def honoured_retry_after(seconds: float | None, *, what: str) -> float | None:
+    """A server's ``Retry-After``, capped at ``MAX_RETRY_AFTER_SECONDS``."""
+    if seconds is None or seconds <= MAX_RETRY_AFTER_SECONDS:
+        return seconds
+    logger.warning(
+        "%s: the server asked to wait %.0fs (Retry-After); waiting %.0fs, the most the tap honours",
+        what,
+        seconds,
+        MAX_RETRY_AFTER_SECONDS,
+    )
+    return MAX_RETRY_AFTER_SECONDS
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -59,25 +101,33 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def call_with_retries(
-    action: t.Callable[[], T],
+    action: Callable[[], T],
     *,
     what: str,
     policy: RetryPolicy,
-    on_retry: t.Callable[[], None] | None = None,
+    giveup: Callable[[TransientError], bool] = lambda _: False,
 ) -> T:
     """Run ``action`` until it succeeds, retrying ``TransientError`` within ``policy``.
 
-    Raises ``RetriesExhaustedError`` naming ``what``, the tries and the last reason.
+    A ``TransientError`` for which ``giveup`` is true is raised at once (the caller has its
+    own way to wait for it). Raises ``RetriesExhaustedError`` naming ``what``, the tries
+    and the last reason.
     """
     started = clock.monotonic()
-    for attempt in range(1, policy.max_tries + 1):
+    waits = policy.waits()
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return action()
         except TransientError as exc:
+            if giveup(exc):
+                raise
             elapsed = clock.monotonic() - started
-            wait = policy.backoff(attempt)
-            if exc.retry_after is not None:
-                wait = exc.retry_after
+            wait = honoured_retry_after(exc.retry_after, what=what)
+            backoff_wait = next(waits)
+            if wait is None:
+                wait = backoff_wait
             if attempt >= policy.max_tries or elapsed + wait > policy.max_seconds:
                 raise RetriesExhaustedError(
                     f"{what} failed after {attempt} tries over {elapsed:.0f}s: {exc.reason}. "
@@ -93,6 +143,3 @@ def call_with_retries(
                 wait,
             )
             clock.sleep(wait)
-            if on_retry is not None:
-                on_retry()
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -5,8 +5,14 @@ from __future__ import annotations
 import datetime
 import typing as t
 import urllib.parse
+from dataclasses import dataclass
 
 from singer_sdk import typing as th
+
+from tap_backstory_contacts.retry import RetryPolicy
+
+if t.TYPE_CHECKING:
+    from tap_backstory_contacts.windows import Window
 
 DEFAULT_API_URL = "https://api.people.ai"
 
@@ -208,3 +214,89 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             f"poll_max_interval_seconds: {largest} is less than poll_interval_seconds {first}"
         )
     return errors
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    """How to wait for a job: first and largest wait between polls, and the total."""
+
+    first_wait: float
+    max_wait: float
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The validated config, typed; built once per sync. Defaults live only in the schema
+    above: the SDK has applied them before this is built."""
+
+    client_id: str
+    client_secret: str
+    api_url: str
+    start_date: datetime.date
+    end_date: datetime.date | None
+    lookback_days: int
+    include_historical: bool
+    include_existing: bool
+    is_sourced_by_people_ai: bool
+    country: str | None
+    state: str | None
+    output_format: str
+    window_days: int
+    max_concurrent_jobs: int
+    max_parallel_downloads: int
+    poll: PollSettings
+    job_retries: int
+    retry_policy: RetryPolicy
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> Settings:
+        """Settings from a config that passed validation (so every default is present)."""
+        end_date = config.get("end_date")
+        return cls(
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            api_url=config["api_url"],
+            start_date=parse_date(config["start_date"]),
+            end_date=parse_date(end_date) if end_date else None,
+            lookback_days=config["lookback_days"],
+            include_historical=config["include_historical"],
+            include_existing=config["include_existing"],
+            is_sourced_by_people_ai=config["is_sourced_by_people_ai"],
+            country=config.get("country"),
+            state=config.get("state"),
+            output_format=config["output_format"],
+            window_days=config["window_days"],
+            max_concurrent_jobs=config["max_concurrent_jobs"],
+            max_parallel_downloads=config["max_parallel_downloads"],
+            poll=PollSettings(
+                first_wait=float(config["poll_interval_seconds"]),
+                max_wait=float(config["poll_max_interval_seconds"]),
+                timeout=float(config["job_timeout_seconds"]),
+            ),
+            job_retries=config["job_retries"],
+            retry_policy=RetryPolicy(
+                max_tries=config["max_retries"] + 1,
+                max_seconds=float(config["max_retry_seconds"]),
+            ),
+        )
+
+    def job_params(self, window: Window) -> dict[str, t.Any]:
+        """The job creation body for ``window``.
+
+        All three booleans are always sent: the API documents no defaults for them.
+        ``country`` and ``state`` are sent only when set.
+        """
+        params: dict[str, t.Any] = {
+            "start_date": window.start.isoformat(),
+            "end_date": window.end.isoformat(),
+            "include_historical": self.include_historical,
+            "include_existing": self.include_existing,
+            "is_sourced_by_people_ai": self.is_sourced_by_people_ai,
+            "output_format": self.output_format,
+        }
+        if self.country:
+            params["country"] = self.country
+        if self.state:
+            params["state"] = self.state
+        return params

@@ -17,11 +17,11 @@ from tap_backstory_contacts import clock, schemas
 from tap_backstory_contacts.batches import can_write, write_batches
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
-from tap_backstory_contacts.export import ContactsExport, ExportSettings
+from tap_backstory_contacts.export import ContactsExport
 from tap_backstory_contacts.ledger import Ledger
 from tap_backstory_contacts.output import flush_pending_records
 from tap_backstory_contacts.records import RecordShaper
-from tap_backstory_contacts.settings import parse_date
+from tap_backstory_contacts.settings import Settings, parse_date
 from tap_backstory_contacts.windows import Window, last_complete_day, split, sync_range
 
 if t.TYPE_CHECKING:
@@ -51,13 +51,14 @@ class EnrichedContactsStream(Stream):
         self._checkpoints = Checkpoints(
             self._emit_state, batch_mode=self.get_batch_config(self.config) is not None
         )
+        settings = Settings.from_config(self.config)
         today = clock.utc_today()
-        end_date = _optional_date(self.config.get("end_date"))
+        end_date = settings.end_date
         days = sync_range(
-            start_date=parse_date(self.config["start_date"]),
+            start_date=settings.start_date,
             end_date=end_date,
             bookmark=self._bookmark(state),
-            lookback_days=int(self.config.get("lookback_days", 0)),
+            lookback_days=settings.lookback_days,
             today=today,
         )
         if days is None:
@@ -72,12 +73,12 @@ class EnrichedContactsStream(Stream):
             )
             Ledger(state)  # normalises the ledger; no job is in flight
             return
-        windows = split(days, int(self.config.get("window_days", 14)))
+        windows = split(days, settings.window_days)
         self.logger.info("Extracting %s in %d window(s)", days, len(windows))
-        client = BackstoryClient.from_config(self.config)
+        client = BackstoryClient.from_settings(settings)
         export = ContactsExport(
             client=client,
-            settings=ExportSettings.from_config(self.config),
+            settings=settings,
             ledger=Ledger(state),
             shaper=RecordShaper(self.schema),
             checkpoints=self._checkpoints,

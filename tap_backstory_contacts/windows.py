@@ -20,11 +20,6 @@ class Window:
         """Number of days covered, both ends included."""
         return (self.end - self.start).days + 1
 
-    def halves(self) -> tuple[Window, Window]:
-        """Split into two windows of (nearly) equal length; needs at least two days."""
-        middle = self.start + datetime.timedelta(days=self.days // 2 - 1)
-        return Window(self.start, middle), Window(middle + ONE_DAY, self.end)
-
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 

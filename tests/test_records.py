@@ -104,7 +104,6 @@ def test_unknown_fields_are_logged_once_and_not_emitted(
         first = shaper.shape({"email": "a@x", "linkedin_url": "u"}, LINEAGE, _where)
         shaper.shape({"email": "b@x", "linkedin_url": "v"}, LINEAGE, _where)
     assert "linkedin_url" not in first
-    assert shaper.unknown_fields == {"linkedin_url"}
     assert sum("linkedin_url" in r.getMessage() for r in caplog.records) == 1
 
 

@@ -78,10 +78,3 @@ def test_split_covers_every_day_once_in_order() -> None:
         Window(D(2026, 1, 29), D(2026, 1, 31)),
     ]
     assert sum(w.days for w in windows) == 31
-
-
-def test_halves() -> None:
-    assert Window(D(2026, 1, 1), D(2026, 1, 5)).halves() == (
-        Window(D(2026, 1, 1), D(2026, 1, 2)),
-        Window(D(2026, 1, 3), D(2026, 1, 5)),
-    )

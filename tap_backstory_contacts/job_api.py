@@ -1,0 +1,138 @@
+"""The job calls: create a job (waiting out the API's job limits), fetch its status, and poll
+until it is final, with capped doubling waits."""
+
+from __future__ import annotations
+
+import logging
+import re
+import typing as t
+
+from tap_backstory_contacts import clock
+from tap_backstory_contacts.errors import (
+    ApiError,
+    ExportJobError,
+    JobEndedError,
+    JobLimitError,
+    WindowTooLargeError,
+)
+from tap_backstory_contacts.jobs import JOBS_PATH, ExportJob, JobState, job_from_body
+from tap_backstory_contacts.retry import (
+    TransientError,
+    doubling_waits,
+    honoured_retry_after,
+)
+
+if t.TYPE_CHECKING:
+    from tap_backstory_contacts.client import BackstoryClient
+    from tap_backstory_contacts.settings import PollSettings
+    from tap_backstory_contacts.windows import Window
+
+HEARTBEAT_SECONDS = 60.0
+# The API's answers when 2 jobs already run or 10 are queued are undocumented; both seen
+# forms mean "wait for a slot", not "give up".
+LIMIT_STATUSES = frozenset({409, 429})
+# A 400 whose message is about the date range (the API caps a job at 14 days or 1 year).
+RANGE_REFUSAL = re.compile(r"range|too (large|long|many)|at most \d+ days|exceed", re.IGNORECASE)
+logger = logging.getLogger("tap-backstory-contacts")
+
+
+def create_job(
+    client: BackstoryClient,
+    window: Window,
+    params: dict[str, t.Any],
+    poll: PollSettings,
+    *,
+    wait_for_slot: bool = True,
+) -> ExportJob:
+    """POST a new export job for ``window``; wait (within the job timeout) while the API's
+    job limits refuse it, or raise ``JobLimitError`` at once unless ``wait_for_slot``;
+    raise ``WindowTooLargeError`` if its date range is refused."""
+    what = f"Creating the export job for window {window}"
+    started = clock.monotonic()
+    waits = doubling_waits(poll.first_wait, poll.max_wait)
+    while True:
+        try:
+            body = client.post_json(
+                JOBS_PATH, params, what=what, giveup=lambda exc: exc.status in LIMIT_STATUSES
+            )
+            break
+        except (ApiError, TransientError) as exc:
+            status, message, retry_after = _refusal(exc)
+            if status == 400 and RANGE_REFUSAL.search(message):
+                raise WindowTooLargeError(str(exc)) from exc
+            if status not in LIMIT_STATUSES:
+                raise
+            if not wait_for_slot:
+                raise JobLimitError(str(exc)) from exc
+            # Retry-After may ask for more; never less than the poll wait (a 0 would spin).
+            delay = max(next(waits), honoured_retry_after(retry_after, what=what) or 0.0)
+            waited = clock.monotonic() - started
+            if waited + delay > poll.timeout:
+                raise ExportJobError(
+                    f"{what}: the API still refused it after {waited:.0f}s ({message}); "
+                    f"job_timeout_seconds is {poll.timeout:g}. An org runs at most 2 export "
+                    "jobs and queues 10: other jobs on this org may hold the slots; try again "
+                    "later or raise job_timeout_seconds."
+                ) from exc
+            logger.info(
+                "%s: the API is at its job limit (%s); trying again in %.1fs", what, message, delay
+            )
+            clock.sleep(delay)
+    job = job_from_body(body, window, what=f"creating the export job for window {window}")
+    logger.info("Created %s, state %s", job.describe(), job.state)
+    return job
+
+
+def _refusal(exc: ApiError | TransientError) -> tuple[int | None, str, float | None]:
+    """Status, message and Retry-After of a refused creation, whichever way it came."""
+    if isinstance(exc, ApiError):
+        return exc.status, f"HTTP {exc.status}: {exc.server_message}", exc.retry_after
+    return exc.status, exc.reason, exc.retry_after
+
+
+def fetch_status(client: BackstoryClient, job: ExportJob) -> ExportJob:
+    """GET the job's current status."""
+    body = client.get_json(job.path, what=f"Polling the status of {job.describe()}")
+    return job_from_body(body, job.window, what=f"polling {job.describe()}", job_id=job.job_id)
+
+
+def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSettings) -> ExportJob:
+    """Poll until the job is Completed; raise ``JobEndedError`` if it fails, and
+    ``ExportJobError`` if it is not final within the job timeout."""
+    started = clock.monotonic()
+    waits = doubling_waits(poll.first_wait, poll.max_wait)
+    next(waits)  # the first wait: the job's age counts towards it
+    # A job that has run ahead (pipelined) is polled at once, not after a first full wait.
+    wait = max(0.0, poll.first_wait - (started - job.seen_at))
+    last_heartbeat = started
+    while job.state.in_progress:
+        elapsed = clock.monotonic() - started
+        if elapsed >= poll.timeout:
+            raise ExportJobError(
+                f"{job.describe()} was still {job.state} after {elapsed:.0f}s; "
+                f"job_timeout_seconds is {poll.timeout:g}. The API runs at most 2 jobs at once "
+                "and queues 10; raise job_timeout_seconds or try again later."
+            )
+        clock.sleep(min(wait, poll.timeout - elapsed))
+        wait = next(waits)
+        previous = job.state
+        job = fetch_status(client, job)
+        now = clock.monotonic()
+        if job.state != previous:
+            logger.info("%s is %s after %.0fs", job.describe(), job.state, now - started)
+            last_heartbeat = now
+        elif now - last_heartbeat >= HEARTBEAT_SECONDS:
+            logger.info("%s still %s after %.0fs", job.describe(), job.state, now - started)
+            last_heartbeat = now
+    if job.state is not JobState.COMPLETED:
+        said = f" (server: {job.server_message})" if job.server_message else ""
+        raise JobEndedError(
+            f"{job.describe()} ended {job.state}{said}", job_id=job.job_id, state=job.state
+        )
+    logger.info(
+        "%s completed: %s fragment(s), results_size %s",  # its unit is undocumented
+        job.describe(),
+        "no" if job.fragments is None else job.fragments,
+        "not given" if job.results_size is None else job.results_size,
+    )
+    return job

@@ -1,0 +1,76 @@
+"""Where downloaded fragments wait to be read: one owner-only folder per sync.
+
+Fragments hold contact data, so the folder is 0700 and each file 0600. A folder is named
+after the process that made it; a run removes the folders of runs that are no longer alive
+(killed with SIGKILL, so they could not clean up after themselves).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+PREFIX = "tap-backstory-contacts-spool-"
+_NAME = re.compile(re.escape(PREFIX) + r"(\d+)-")
+logger = logging.getLogger("tap-backstory-contacts")
+
+
+class Spool:
+    """The sync's spool folder, created on first use and removed by ``remove``."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+
+    def new_file(self) -> Path:
+        """A new empty owner-only file in the spool."""
+        with self._lock:
+            if self._path is None:
+                remove_stale_spools()
+                self._path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+            path = self._path / f"fragment-{next(self._numbers)}"
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return path
+
+    def remove(self) -> None:
+        """Delete the spool folder and everything in it."""
+        with self._lock:
+            if self._path is not None:
+                shutil.rmtree(self._path, ignore_errors=True)
+                self._path = None
+
+
+def remove_stale_spools(root: Path | None = None) -> int:
+    """Delete this user's spool folders whose process is gone; return how many."""
+    removed = 0
+    for folder in (root or Path(tempfile.gettempdir())).glob(f"{PREFIX}*"):
+        match = _NAME.match(folder.name)
+        try:
+            owned = folder.is_dir() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if match and owned and not _alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        logger.info("Removed %d spool folder(s) left behind by killed runs", removed)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
