@@ -8,6 +8,7 @@ from __future__ import annotations
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
+from typing_extensions import override
 
 from tap_backstory_contacts.streams import EnrichedContactsStream
 from tap_backstory_contacts.tap import TapBackstoryContacts
@@ -26,6 +27,7 @@ class DefaultSdkTap(TapBackstoryContacts):
 
     message_writer_class = SingerWriter  # type: ignore[assignment]  # the SDK default, on purpose
 
+    @override
     def discover_streams(self) -> list[EnrichedContactsStream]:  # type: ignore[override]
         """The stream with default conformance."""
         return [DefaultConformanceStream(self)]

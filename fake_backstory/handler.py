@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from typing_extensions import override
+
 from fake_backstory.config import RequestLog
 from fake_backstory.faults import ERROR_KINDS, Fault, bad_crc_response, truncate_response
 from fake_backstory.render import Chunk
@@ -52,6 +54,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, FakeRequestHandler)
 
+    @override
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore client disconnects; report anything else on stderr."""
         exc = sys.exc_info()[1]
@@ -76,12 +79,14 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
     server_version = "FakeBackstory/1.0"
     server: FakeHTTPServer
 
+    @override
     def setup(self) -> None:
         """Register the connection so that stop() can close it."""
         super().setup()
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
 
+    @override
     def finish(self) -> None:
         """Unregister the connection."""
         with self.server.connections_lock:
@@ -89,6 +94,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             super().finish()
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log (see FakeConfig.log_requests)."""
 

@@ -7,6 +7,7 @@ import weakref
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, SingerMessageType
+from typing_extensions import override
 
 BUFFER_BYTES = 1 << 16
 
@@ -26,6 +27,7 @@ class StateFlushingWriter(MsgSpecWriter):
         self._pending = bytearray()
         _WRITERS.add(self)
 
+    @override
     def write_message(self, message: Message) -> None:
         """Write ``message``; a RECORD may wait in the buffer, anything else flushes."""
         self._pending += self.format_message(message)

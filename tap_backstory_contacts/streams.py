@@ -12,6 +12,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from typing_extensions import override
 
 from tap_backstory_contacts import clock, schemas
 from tap_backstory_contacts.batches import can_write, write_batches
@@ -45,6 +46,7 @@ class EnrichedContactsStream(Stream):
     # pass (over half of its per-record time) is skipped.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         """Records of every window from the bookmark (or start_date) to yesterday."""
         state = self.get_context_state(context)
@@ -91,6 +93,7 @@ class EnrichedContactsStream(Stream):
             with contextlib.suppress(OSError):
                 flush_pending_records()
 
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -110,12 +113,14 @@ class EnrichedContactsStream(Stream):
             yield from super().get_batches(batch_config, context)
         self._checkpoints.release()
 
+    @override
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
         """None: the stream has no child streams (and the SDK would copy every record)."""
         return ()
 
+    @override
     def _generate_record_messages(
         self, record: Record
     ) -> Generator[singer.RecordMessage, None, None]:
@@ -143,6 +148,7 @@ class EnrichedContactsStream(Stream):
         mask = self.mask
         return all(mask.get(("properties", name), True) for name in self.schema["properties"])
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:

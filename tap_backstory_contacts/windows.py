@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 ONE_DAY = datetime.timedelta(days=1)
 
 
@@ -20,6 +22,7 @@ class Window:
         """Number of days covered, both ends included."""
         return (self.end - self.start).days + 1
 
+    @override
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 

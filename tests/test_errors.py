@@ -6,9 +6,11 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts.errors import AuthenticationError, ExportJobError
+from tap_backstory_contacts.tap import TapBackstoryContacts
 from tests.conftest import make_config
 from tests.singer_run import bookmark_state, run_cli, sync
 
@@ -123,7 +125,7 @@ def test_bad_credentials_fail_at_once_naming_the_client_id_not_the_secret(
     ],
 )
 def test_invalid_config_is_rejected_before_any_request(
-    api: FakeBackstory, tmp_path: Path, overrides: dict[str, t.Any], messages: list[str]
+    api: FakeBackstory, overrides: dict[str, t.Any], messages: list[str]
 ) -> None:
     config = make_config(api)
     for key, value in overrides.items():
@@ -131,10 +133,22 @@ def test_invalid_config_is_rejected_before_any_request(
             config.pop(key)
         else:
             config[key] = value
+    with pytest.raises(ConfigValidationError) as caught:
+        TapBackstoryContacts(config=config)
+    for message in messages:
+        assert message in str(caught.value)
+    assert api.requests == []
+
+
+def test_invalid_config_ends_the_cli_with_exit_1_and_one_message(
+    api: FakeBackstory, tmp_path: Path
+) -> None:
+    config = make_config(api, window_days=0, output_format="XML")
     result = run_cli(tmp_path, config)
     assert result.returncode == 1
-    for message in messages:
-        assert message in result.stderr
+    assert "2 invalid setting(s)" in result.stderr
+    assert "window_days" in result.stderr
+    assert "'XML' is not one of" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert api.requests == []
