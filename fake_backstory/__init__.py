@@ -8,6 +8,7 @@ from fake_backstory.config import FakeConfig, RequestLog
 from fake_backstory.data import API_FIELDS, EXTRA_FIELDS
 from fake_backstory.faults import Fault, FaultQueue
 from fake_backstory.jobs import FakeJob
+from fake_backstory.recorder import ReceivedRequest, RecordingServer
 from fake_backstory.server import FakeBackstory
 
 __all__ = [
@@ -18,5 +19,7 @@ __all__ = [
     "FakeJob",
     "Fault",
     "FaultQueue",
+    "ReceivedRequest",
+    "RecordingServer",
     "RequestLog",
 ]

@@ -9,7 +9,7 @@ from typing import Literal
 Endpoint = Literal["token", "create", "status", "data", "other"]
 
 JSON_SHAPES = ("array", "lines", "wrapper")
-GZIP_MODES = ("none", "header", "magic")
+GZIP_MODES = ("none", "header", "magic", "deflate")
 CSV_BOOLS = ("true", "True", "1", "yes")
 EMPTY_FRAGMENTS = ("zero", "missing")
 JOB_ID_TYPES = ("string", "int")
@@ -40,6 +40,8 @@ class FakeConfig:
     fragment_size: int = 1000
     empty_fragments: str = "zero"
     json_shape: str = "array"
+    #: "header": Content-Encoding gzip; "magic": gzip bytes as octet-stream;
+    #: "deflate": Content-Encoding deflate (a zlib stream).
     gzip: str = "none"
     csv_bool: str = "true"
     csv_bom: bool = False
@@ -60,6 +62,11 @@ class FakeConfig:
     empty_data_status: int = 200
     #: Export position (0-based) of a record whose ``total_inbound`` is the untypable text "n/a".
     bad_value_at: int | None = None
+    #: Status responses of Completed jobs report this fragment count instead of the real one.
+    fragments_override: int | None = None
+    #: Ids given to the next created jobs, in order (str or int; e.g. "a/b", "x#frag");
+    #: then the usual ids. Status and data find such a job only under its percent-encoded id.
+    job_ids: tuple[str | int, ...] = ()
 
     def validate(self) -> None:
         """Raise ValueError when an enumerated field holds an unknown value."""
@@ -93,3 +100,5 @@ class RequestLog:
     query: dict[str, str]
     status: int
     endpoint: str
+    #: The request target exactly as received (path and query, percent-encoding intact).
+    target: str = ""

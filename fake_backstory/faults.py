@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import gzip
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
+from urllib.parse import parse_qsl
 
-from fake_backstory.responses import ApiError, Response
+import orjson
+
+from fake_backstory.responses import ERROR_NAMES, ApiError, Response
 
 FAULT_ENDPOINTS = ("token", "create", "status", "data", "*")
 #: Faults answered instead of the normal response.
 ERROR_KINDS = ("429", "429_retry_after", "500", "502", "503", "504", "401", "404", "409", "410")
 #: Faults that damage the normal response's body or connection.
 BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt", "bad_crc")
-FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, "reset", "delay")
+#: Faults of a hostile or misconfigured server, answered instead of the normal response:
+#: an error whose text echoes the request (secrets included), a redirect elsewhere.
+HOSTILE_KINDS = ("echo", "redirect")
+#: Faults that replace the data body with hostile content (see ``data_fault_body``).
+DATA_KINDS = ("long_line", "deflate_bomb")
+FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, *HOSTILE_KINDS, *DATA_KINDS, "reset", "delay", "stall")
+_RETRY_AFTER_OPTS = {"retry_after", "retry_after_http_date"}
 _ALLOWED_OPTS = {
-    "429_retry_after": {"retry_after", "retry_after_http_date"},
+    **{kind: _RETRY_AFTER_OPTS for kind in ERROR_KINDS},
     "delay": {"seconds"},
+    "echo": {"status", "plain"},
+    "redirect": {"location", "status"},
+    "stall": {"seconds", "after_bytes"},
+    "long_line": {"length"},
+    "deflate_bomb": {"decoded_bytes"},
 }
+#: Options every kind accepts: ``fragment`` (only that data fragment) and ``after``
+#: (let that many matching requests pass first, then apply the fault).
+_COMMON_OPTS = {"fragment", "after"}
+_REQUIRED_OPTS = {"redirect": {"location"}}
+LONG_LINE_LENGTH = 16 * 1024 * 1024
+DEFLATE_BOMB_BYTES = 1024 * 1024 * 1024
 _GARBAGE = b'"{{{garbage"{{{garbage'
 
 
@@ -33,6 +55,7 @@ class Fault:
     kind: str
     remaining: int
     opts: dict[str, Any] = field(default_factory=dict)
+    skip: int = 0
 
     @property
     def fragment(self) -> int | None:
@@ -45,6 +68,16 @@ class Fault:
         """Sleep time of a "delay" fault."""
         return float(self.opts.get("seconds", 1.0))
 
+    @property
+    def stall_seconds(self) -> float | None:
+        """How long a "stall" fault stalls (None: until the server stops)."""
+        value = self.opts.get("seconds")
+        return None if value is None else float(value)
+
+    def stall_at(self, length: int) -> int:
+        """Body bytes a "stall" fault sends before stalling (default: half the body)."""
+        return min(length, int(self.opts.get("after_bytes", length // 2)))
+
     def matches(self, endpoint: str, fragment: int | None) -> bool:
         """Whether a request to ``endpoint`` (for ``fragment``) triggers this fault."""
         if endpoint == "other" or self.endpoint not in ("*", endpoint):
@@ -52,16 +85,30 @@ class Fault:
         return self.fragment is None or (endpoint == "data" and self.fragment == fragment)
 
     def error(self) -> ApiError:
-        """The error answered by an ERROR_KINDS fault."""
+        """The error answered by an ERROR_KINDS fault (with Retry-After when asked for)."""
         if self.kind == "401":
-            return ApiError(401, "Invalid token", {"WWW-Authenticate": "Bearer"})
-        if self.kind == "409":
-            return ApiError(409, "Too many queued export jobs")
-        if self.kind == "429_retry_after":
-            return ApiError(429, "Rate limit exceeded", {"Retry-After": self._retry_after()})
-        if self.kind == "429":
-            return ApiError(429, "Rate limit exceeded")
-        return ApiError(int(self.kind))
+            error = ApiError(401, "Invalid token", {"WWW-Authenticate": "Bearer"})
+        elif self.kind == "409":
+            error = ApiError(409, "Too many queued export jobs")
+        elif self.kind.startswith("429"):
+            error = ApiError(429, "Rate limit exceeded")
+        else:
+            error = ApiError(int(self.kind))
+        if self.kind == "429_retry_after" or _RETRY_AFTER_OPTS & set(self.opts):
+            error.headers["Retry-After"] = self._retry_after()
+        return error
+
+    def hostile(self, method: str, target: str, headers: Message, body: bytes) -> Response:
+        """The response of a HOSTILE_KINDS fault to this request."""
+        status = int(self.opts.get("status", 307 if self.kind == "redirect" else 500))
+        if self.kind == "redirect":
+            location = str(self.opts["location"])
+            return Response(status, [b""], "text/plain", {"Location": location})
+        text = echo_text(method, target, headers, body)
+        if self.opts.get("plain"):
+            return Response(status, [text.encode()], "text/plain; charset=utf-8")
+        payload = {"error": ERROR_NAMES.get(status, "HttpException"), "message": text}
+        return Response(status, [orjson.dumps(payload)])
 
     def _retry_after(self) -> str:
         """Retry-After value: delta seconds, or an HTTP-date when asked for."""
@@ -80,17 +127,37 @@ class FaultQueue:
         self._faults: list[Fault] = []
 
     def add(self, endpoint: str, kind: str, times: int = 1, **opts: Any) -> Fault:
-        """Queue ``kind`` for the next ``times`` requests to ``endpoint`` (or "*")."""
+        """Queue ``kind`` for the next ``times`` requests to ``endpoint`` (or "*").
+
+        Every kind takes ``fragment=i`` (that data fragment only) and ``after=n`` (let n
+        matching requests pass first). Kind-specific options:
+
+        - ERROR_KINDS: ``retry_after`` (seconds) / ``retry_after_http_date`` add Retry-After.
+        - "delay": ``seconds`` before answering at all.
+        - "stall": send the headers and ``after_bytes`` (default: half) of the body, then
+          stall for ``seconds`` (default: until the server stops) and send the rest.
+        - "echo": error ``status`` (default 500) whose text repeats the request (the
+          Authorization header, the body, the decoded form); ``plain=True`` for text/plain.
+        - "redirect": ``status`` (default 307) to ``location`` (required).
+        - "long_line" (data): a first record of ``length`` bytes (JSON Lines or array).
+        - "deflate_bomb" (data): a deflate body of ``decoded_bytes`` of whitespace in an array.
+        """
         if endpoint not in FAULT_ENDPOINTS:
             raise ValueError(f"unknown fault endpoint {endpoint!r}; use one of {FAULT_ENDPOINTS}")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
-        unknown = set(opts) - _ALLOWED_OPTS.get(kind, set()) - {"fragment"}
+        unknown = set(opts) - _ALLOWED_OPTS.get(kind, set()) - _COMMON_OPTS
         if unknown:
             raise ValueError(f"unknown options for fault {kind!r}: {sorted(unknown)}")
+        missing = _REQUIRED_OPTS.get(kind, set()) - set(opts)
+        if missing:
+            raise ValueError(f"fault {kind!r} needs options {sorted(missing)}")
+        if kind in DATA_KINDS and endpoint != "data":
+            raise ValueError(f"fault {kind!r} applies to the data endpoint only")
         if times < 1:
             raise ValueError("times must be >= 1")
-        fault = Fault(endpoint, kind, times, dict(opts))
+        skip = int(opts.pop("after", 0))
+        fault = Fault(endpoint, kind, times, dict(opts), skip)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -115,6 +182,9 @@ class FaultQueue:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(endpoint, fragment):
+                    if fault.skip > 0:  # this request passes the fault; it may match another
+                        fault.skip -= 1
+                        continue
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
@@ -159,3 +229,46 @@ def bad_crc_response(response: Response) -> Response:
     return Response(
         response.status, [bytes(damaged)], response.content_type, dict(response.headers)
     )
+
+
+def echo_text(method: str, target: str, headers: Message, body: bytes) -> str:
+    """An error text that repeats the request, as careless servers and proxies do: the
+    Authorization header, the raw body and the decoded form fields (client_secret too)."""
+    raw = body.decode("utf-8", "replace")
+    form = dict(parse_qsl(raw, keep_blank_values=True)) if "=" in raw else {}
+    return (
+        f"Cannot process {method} {target}; Authorization: {headers.get('Authorization')}; "
+        f"body: {raw}; form: {form}"
+    )
+
+
+def long_line_body(body: bytes, layout: str, length: int) -> bytes:
+    """``body`` with one valid record of ``length`` bytes first (JSON Lines or JSON array)."""
+    prefix = b'{"email":"long-line@example.com","first_name":"'
+    pad = length - len(prefix) - 2
+    if pad < 0:
+        raise ValueError(f"long_line length must be at least {len(prefix) + 2}")
+    record = prefix + b"x" * pad + b'"}'
+    if layout == "lines":
+        return record + b"\n" + body
+    if layout == "array":
+        rest = body[1:]
+        return b"[" + record + (b"" if rest.lstrip().startswith(b"]") else b",") + rest
+    raise ValueError(f"long_line needs a JSON array or JSON Lines export, not {layout!r}")
+
+
+@functools.lru_cache(maxsize=2)
+def deflate_bomb(decoded_bytes: int) -> bytes:
+    """A zlib ("Content-Encoding: deflate") stream of a JSON array holding ``decoded_bytes``
+    bytes of whitespace: about a thousandth of that on the wire."""
+    compressor = zlib.compressobj(9)
+    block = b" " * (1 << 20)
+    out = [compressor.compress(b"[")]
+    left = max(0, decoded_bytes - 2)
+    while left > 0:
+        size = min(left, len(block))
+        out.append(compressor.compress(block if size == len(block) else block[:size]))
+        left -= size
+    out.append(compressor.compress(b"]"))
+    out.append(compressor.flush())
+    return b"".join(out)

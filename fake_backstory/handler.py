@@ -16,7 +16,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from typing_extensions import override
 
 from fake_backstory.config import RequestLog
-from fake_backstory.faults import ERROR_KINDS, Fault, bad_crc_response, truncate_response
+from fake_backstory.faults import (
+    ERROR_KINDS,
+    HOSTILE_KINDS,
+    Fault,
+    bad_crc_response,
+    truncate_response,
+)
 from fake_backstory.render import Chunk
 from fake_backstory.responses import ApiError, Response, error_response
 from fake_backstory.state import ApiRequest, ApiState
@@ -50,6 +56,8 @@ class FakeHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: ApiState) -> None:
         """Bind to ``address`` and serve ``state``."""
         self.state = state
+        #: Set by FakeBackstory.stop(): ends "delay" and "stall" faults at once.
+        self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, FakeRequestHandler)
@@ -147,24 +155,27 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         except ApiError as exc:
             self.close_connection = True
             self._finish(
-                RequestLog(self.command, path, query, exc.status, endpoint), exc.response()
+                RequestLog(self.command, path, query, exc.status, endpoint, self.path),
+                exc.response(),
             )
             return
         fault = self._take_fault(state, endpoint, query)
         kind = fault.kind if fault else None
         if fault is not None and kind == "delay":
-            time.sleep(fault.seconds)
+            self.server.stopping.wait(fault.seconds)
         if kind == "reset":
-            state.record(RequestLog(self.command, path, query, 0, endpoint))
+            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path))
             self._reset()
             return
         response: Response
         if fault is not None and kind in ERROR_KINDS:
             response = fault.error().response()
+        elif fault is not None and kind in HOSTILE_KINDS:
+            response = fault.hostile(self.command, self.path, self.headers, body)
         else:
             request = ApiRequest(self.command, path, query, self.headers, body, job_id)
             try:
-                response = state.handle(endpoint, request, corrupt=kind == "corrupt")
+                response = state.handle(endpoint, request, fault)
             except Exception as exc:  # a bug in the fake: answer 500, show the traceback
                 traceback.print_exc()
                 response = error_response(500, f"Fake server error: {exc!r}")
@@ -173,8 +184,9 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         if kind == "bad_crc":
             response = bad_crc_response(response)
         cut = kind if kind in ("drop_mid_body", "short_body") else None
-        entry = RequestLog(self.command, path, query, response.status, endpoint)
-        self._finish(entry, response, cut, paced=endpoint == "data")
+        stall = fault if kind == "stall" else None
+        entry = RequestLog(self.command, path, query, response.status, endpoint, self.path)
+        self._finish(entry, response, cut, paced=endpoint == "data", stall=stall)
 
     @staticmethod
     def _take_fault(state: ApiState, endpoint: str, query: dict[str, str]) -> Fault | None:
@@ -188,16 +200,24 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
     # ---- response -----------------------------------------------------------------------------
 
     def _finish(
-        self, entry: RequestLog, response: Response, cut: str | None = None, paced: bool = False
+        self,
+        entry: RequestLog,
+        response: Response,
+        cut: str | None = None,
+        paced: bool = False,
+        stall: Fault | None = None,
     ) -> None:
-        """Log the request, then write the response (possibly cut short or throttled)."""
+        """Log the request, then write the response (possibly cut short, stalled or
+        throttled)."""
         self.server.state.record(entry)
         try:
-            self._write(response, cut, paced)
+            self._write(response, cut, paced, stall)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
 
-    def _write(self, response: Response, cut: str | None, paced: bool) -> None:
+    def _write(
+        self, response: Response, cut: str | None, paced: bool, stall: Fault | None = None
+    ) -> None:
         """Write status, headers and body; ``cut`` stops the body early and closes."""
         total = response.length
         claimed = max(total, 1) if cut else total
@@ -219,10 +239,21 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         if self.command != "HEAD":
             rate = self.server.state.config.throttle_bytes_per_second if paced else None
-            self._write_body(response.body, limit, rate)
+            stall_at = None if stall is None else stall.stall_at(total)
+            if stall_at == 0 and stall is not None:
+                self._stall(stall)
+            self._write_body(response.body, limit, rate, stall_at, stall)
 
-    def _write_body(self, body: list[Chunk], limit: int, rate: int | None) -> None:
-        """Write up to ``limit`` bytes, paced to ``rate`` bytes/second when given."""
+    def _write_body(
+        self,
+        body: list[Chunk],
+        limit: int,
+        rate: int | None,
+        stall_at: int | None = None,
+        stall: Fault | None = None,
+    ) -> None:
+        """Write up to ``limit`` bytes, paced to ``rate`` bytes/second when given, stalling
+        once ``stall_at`` bytes are out."""
         step = max(1024, rate // 20) if rate else _WRITE_CHUNK
         started = time.monotonic()
         sent = 0
@@ -230,16 +261,28 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             view = memoryview(chunk)
             pos = 0
             while pos < len(view) and sent < limit:
-                piece = view[pos : pos + min(step, limit - sent)]
+                size = min(step, limit - sent)
+                if stall_at is not None and sent < stall_at:
+                    size = min(size, stall_at - sent)
+                piece = view[pos : pos + size]
                 self.wfile.write(piece)
                 pos += len(piece)
                 sent += len(piece)
+                if stall is not None and sent == stall_at:
+                    self._stall(stall)
                 if rate:
                     delay = started + sent / rate - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
             if sent >= limit:
                 break
+
+    def _stall(self, fault: Fault) -> None:
+        """Send nothing for the fault's time; end the connection if the server stops."""
+        self.wfile.flush()
+        if self.server.stopping.wait(fault.stall_seconds):
+            self.close_connection = True
+            raise ConnectionAbortedError("the fake server is stopping")
 
     def _reset(self) -> None:
         """Abort the connection with a TCP reset and no response."""

@@ -64,6 +64,7 @@ class FakeBackstory:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        server.stopping.set()
         stopper = threading.Thread(target=server.shutdown, daemon=True)
         stopper.start()
         while stopper.is_alive():  # wake the accept loop instead of waiting for its poll

@@ -10,6 +10,7 @@ import secrets
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import parse_qs
@@ -17,7 +18,15 @@ from urllib.parse import parse_qs
 import orjson
 
 from fake_backstory.config import FakeConfig, RequestLog
-from fake_backstory.faults import FaultQueue, corrupt_bytes
+from fake_backstory.faults import (
+    DEFLATE_BOMB_BYTES,
+    LONG_LINE_LENGTH,
+    Fault,
+    FaultQueue,
+    corrupt_bytes,
+    deflate_bomb,
+    long_line_body,
+)
 from fake_backstory.jobs import FINAL_STATES, FakeJob, validate_job_params
 from fake_backstory.render import Chunk, gzip_bytes, join
 from fake_backstory.responses import ApiError, Response, json_response
@@ -77,8 +86,10 @@ class ApiState:
 
     # ---- endpoints -------------------------------------------------------------------------
 
-    def handle(self, endpoint: str, request: ApiRequest, corrupt: bool = False) -> Response:
-        """Dispatch to an endpoint; ``corrupt`` damages the body (before any gzip)."""
+    def handle(self, endpoint: str, request: ApiRequest, fault: Fault | None = None) -> Response:
+        """Dispatch to an endpoint; a "corrupt" or DATA_KINDS ``fault`` alters the body
+        (before any compression)."""
+        corrupt = fault is not None and fault.kind == "corrupt"
         try:
             if endpoint == "token":
                 response = self.token(request)
@@ -87,7 +98,7 @@ class ApiState:
             elif endpoint == "status":
                 response = self.status(request)
             elif endpoint == "data":
-                return self.data(request, corrupt)
+                return self.data(request, fault)
             else:
                 raise ApiError(404)  # noqa: TRY301 - one place turns ApiError into a response
         except ApiError as exc:
@@ -168,7 +179,9 @@ class ApiState:
             self._job_serial += 1
             serial = self._job_serial
             wire_id: str | int
-            if config.job_id_type == "int":
+            if serial <= len(config.job_ids):
+                wire_id = config.job_ids[serial - 1]
+            elif config.job_id_type == "int":
                 wire_id = _FIRST_INT_JOB_ID + serial - 1
             else:
                 wire_id = f"ce-{serial:06d}"
@@ -201,11 +214,11 @@ class ApiState:
         """Authorize, then look up the job of the path (400 malformed, 404/410 gone)."""
         self.authorize(request)
         job_id = request.job_id or ""
-        if not _JOB_ID_RE.fullmatch(job_id):
-            raise ApiError(400, f"Invalid job id: {job_id}")
         with self.lock:
-            job = self.jobs.get(job_id)
+            job = self.jobs.get(job_id)  # odd ids from config.job_ids are found, too
         if job is None:
+            if not _JOB_ID_RE.fullmatch(job_id):
+                raise ApiError(400, f"Invalid job id: {job_id}")
             raise ApiError(404)
         if job.expired:
             raise ApiError(self.config.expired_status)
@@ -222,6 +235,8 @@ class ApiState:
             export = job.export()
             payload["results_size"] = export.results_size
             payload["fragments"] = export.fragments
+            if self.config.fragments_override is not None:
+                payload["fragments"] = self.config.fragments_override
             hide = export.fragments == 0 and self.config.empty_fragments == "missing"
             if hide or not self.config.report_fragments:
                 del payload["fragments"]
@@ -230,8 +245,10 @@ class ApiState:
             payload["state"] = self.config.status_override
         return json_response(payload)
 
-    def data(self, request: ApiRequest, corrupt: bool = False) -> Response:
+    def data(self, request: ApiRequest, fault: Fault | None = None) -> Response:
         """GET /pull/v1/export/contacts/jobs/{job_id}/data[?fragment=i]."""
+        kind = fault.kind if fault is not None else None
+        corrupt = kind == "corrupt"
         try:
             job = self.job(request)
             if job.state != "Completed":
@@ -247,15 +264,26 @@ class ApiState:
             if corrupt:
                 response.body = [corrupt_bytes(join(response.body), "json")]
             return response
+        if fault is not None and kind == "deflate_bomb":
+            size = int(fault.opts.get("decoded_bytes", DEFLATE_BOMB_BYTES))
+            bomb = {"Content-Encoding": "deflate"}
+            return Response(200, [deflate_bomb(size)], export.content_type, bomb)
         body: list[Chunk]
         body = export.stitched() if fragment is None else export.fragment(fragment)
         content_type = export.content_type
         headers: dict[str, str] = {}
         mode = self.config.gzip
+        altered = corrupt or kind == "long_line"
         if corrupt:
             body = [corrupt_bytes(join(body), export.layout)]
-        if mode != "none":
-            body = [gzip_bytes(body) if corrupt else job.gzipped(fragment)]
+        if fault is not None and kind == "long_line":
+            length = int(fault.opts.get("length", LONG_LINE_LENGTH))
+            body = [long_line_body(join(body), export.layout, length)]
+        if mode == "deflate":
+            body = [zlib.compress(join(body), 1)]
+            headers["Content-Encoding"] = "deflate"
+        elif mode != "none":
+            body = [gzip_bytes(body) if altered else job.gzipped(fragment)]
             if mode == "header":
                 headers["Content-Encoding"] = "gzip"
             else:
