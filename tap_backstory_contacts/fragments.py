@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 import typing as t
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -32,6 +33,12 @@ EMPTY_FILE_BYTES = 1024
 # The most one fragment may take on disk (as received, or decoded for deflate bodies).
 MAX_FRAGMENT_BYTES = 8 << 30
 logger = logging.getLogger("tap-backstory-contacts")
+
+
+def stop_all_downloads() -> None:
+    """Stop every running download at once (the process is being terminated)."""
+    for downloader in list(_LIVE):
+        downloader.close()
 
 
 class DownloadCancelledError(TapBackstoryError):
@@ -74,6 +81,7 @@ class FragmentDownloader:
         self._cancel = threading.Event()
         self._responses: set[requests.Response] = set()
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     def __enter__(self) -> FragmentDownloader:
         return self
@@ -141,6 +149,7 @@ class FragmentDownloader:
                 self._responses.discard(response)
 
 
+_LIVE: weakref.WeakSet[FragmentDownloader] = weakref.WeakSet()
 Tracker = t.Callable[[requests.Response], t.ContextManager[None]]
 
 

@@ -12,11 +12,14 @@ from typing_extensions import override
 
 from tap_backstory_contacts.connection import check_connection
 from tap_backstory_contacts.errors import TapBackstoryError
+from tap_backstory_contacts.fragments import stop_all_downloads
 from tap_backstory_contacts.output import StateFlushingWriter
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
 from tap_backstory_contacts.streams import EnrichedContactsStream
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
 
@@ -41,6 +44,17 @@ class TapBackstoryContacts(Tap):
             summary = f"{len(errors)} invalid setting(s): " + "; ".join(errors)
             raise ConfigValidationError(summary, errors=[summary], schema=self.config_jsonschema)
         return errors
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """On SIGTERM/SIGINT: stop downloads at once (no thread may keep the process alive),
+        let the SDK write the state, and exit with 128 + the signal number: a run cut short
+        is not a success for the scheduler."""
+        stop_all_downloads()
+        try:
+            super()._handle_termination(signum, frame)
+        except SystemExit:
+            raise SystemExit(128 + signum) from None
 
     @override
     def discover_streams(self) -> list[Stream]:
