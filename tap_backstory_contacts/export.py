@@ -1,6 +1,8 @@
-"""One sync's export, top to bottom: windows in order (jobs kept ahead) → each window's
-completed job → its fragments in order → records; a window is bookmarked once all its
-records are out."""
+"""One sync's export, read top to bottom: windows → completed jobs → fragments → records.
+
+Windows go in order while the next jobs run ahead; a window is bookmarked once all its
+records are out.
+"""
 
 from __future__ import annotations
 

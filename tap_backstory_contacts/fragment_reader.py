@@ -1,5 +1,7 @@
-"""A fragment's records, shaped; a fragment found damaged is downloaded again and reading
-resumes after the records already emitted, so that none is emitted twice."""
+"""A fragment's records, shaped; a damaged fragment is downloaded again and read on.
+
+Reading resumes after the records already emitted, so that none is emitted twice.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The job calls: create a job (waiting out the API's job limits), fetch its status, and poll
-until it is final, with capped doubling waits."""
+"""The job calls: create (waiting out job limits), fetch the status, poll until final."""
 
 from __future__ import annotations
 

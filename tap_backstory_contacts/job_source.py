@@ -1,5 +1,8 @@
-"""Each window's export job: re-attached from the ledger while still usable, else created;
-waited for; replaced when it fails or its files are gone."""
+"""Each window's export job: re-attached from the ledger, or created; replaced if it fails.
+
+A job whose files are gone (404/410) is replaced too, and a ledger entry that does not fit
+its job is not trusted.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The windows still to export, in order, each handed out with its job, while the next
-windows' jobs already run on the server; a window the API refuses as too large is split."""
+"""The windows still to export, each with its job, while the next jobs run ahead.
+
+A window the API refuses as too large is split, with every later window.
+"""
 
 from __future__ import annotations
 

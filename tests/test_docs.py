@@ -37,3 +37,23 @@ def test_readme_starts_with_the_demo_and_test_commands() -> None:
     assert blocks[:2] == ["make demo\n", "make test\n"]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
+
+
+def test_readme_is_short_and_user_first() -> None:
+    readme = (ROOT / "README.md").read_bytes()
+    assert len(readme) <= 16 * 1024
+    headings = re.findall(r"^## (.+)$", readme.decode(), flags=re.MULTILINE)
+    assert headings[:3] == ["What it does", "Install", "Configure"]
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+            checked += 1
+    assert checked >= 10
