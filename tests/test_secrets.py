@@ -140,3 +140,19 @@ def test_plain_http_to_another_host_is_refused_before_any_request(url: str) -> N
 def test_plain_http_is_allowed_on_loopback(url: str) -> None:
     config = {"client_id": "c", "client_secret": "long-enough", "start_date": "2026-01-01"}
     TapBackstoryContacts(config={**config, "api_url": url})  # no request is made here
+
+
+@pytest.mark.parametrize("endpoint", ["create", "status", "data"])
+def test_a_redirected_api_call_does_not_carry_the_bearer_token_elsewhere(
+    api: FakeBackstory, config: dict[str, t.Any], endpoint: str
+) -> None:
+    with RecordingServer({"unexpected": True}) as elsewhere:
+        api.faults.add(endpoint, "redirect", times=20, location=f"{elsewhere.url}/moved")
+        with pytest.raises(Exception):  # noqa: B017, PT011 (what fails next is not the point)
+            sync({**config, "max_retries": 0})
+    assert elsewhere.received, "the redirect was followed"
+    tokens = api.tokens
+    assert tokens
+    for received in elsewhere.received:
+        assert "Authorization" not in received.headers
+        assert not any(token in str(received) for token in tokens)
