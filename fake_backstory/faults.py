@@ -32,7 +32,7 @@ _RETRY_AFTER_OPTS = {"retry_after", "retry_after_http_date"}
 _ALLOWED_OPTS = {
     **{kind: _RETRY_AFTER_OPTS for kind in ERROR_KINDS},
     "delay": {"seconds"},
-    "echo": {"status", "plain"},
+    "echo": {"status", "plain", *_RETRY_AFTER_OPTS},
     "redirect": {"location", "status"},
     "stall": {"seconds", "after_bytes"},
     "long_line": {"length"},
@@ -105,10 +105,11 @@ class Fault:
             location = str(self.opts["location"])
             return Response(status, [b""], "text/plain", {"Location": location})
         text = echo_text(method, target, headers, body)
+        extra = {"Retry-After": self._retry_after()} if _RETRY_AFTER_OPTS & set(self.opts) else {}
         if self.opts.get("plain"):
-            return Response(status, [text.encode()], "text/plain; charset=utf-8")
+            return Response(status, [text.encode()], "text/plain; charset=utf-8", extra)
         payload = {"error": ERROR_NAMES.get(status, "HttpException"), "message": text}
-        return Response(status, [orjson.dumps(payload)])
+        return Response(status, [orjson.dumps(payload)], headers=extra)
 
     def _retry_after(self) -> str:
         """Retry-After value: delta seconds, or an HTTP-date when asked for."""
@@ -137,7 +138,8 @@ class FaultQueue:
         - "stall": send the headers and ``after_bytes`` (default: half) of the body, then
           stall for ``seconds`` (default: until the server stops) and send the rest.
         - "echo": error ``status`` (default 500) whose text repeats the request (the
-          Authorization header, the body, the decoded form); ``plain=True`` for text/plain.
+          Authorization header, the body, the decoded form); ``plain=True`` for text/plain;
+          ``retry_after`` as for ERROR_KINDS.
         - "redirect": ``status`` (default 307) to ``location`` (required).
         - "long_line" (data): a first record of ``length`` bytes (JSON Lines or array).
         - "deflate_bomb" (data): a deflate body of ``decoded_bytes`` of whitespace in an array.

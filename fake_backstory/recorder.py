@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+from typing_extensions import override
 
 HOST = "127.0.0.1"
 #: What the recorder answers: a token, as a server that wants the redirect followed would.
@@ -40,6 +41,7 @@ class _RecordingHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _RecordingHTTPServer
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default access log."""
 

@@ -119,6 +119,12 @@ class FakeBackstory:
         return self._state.count(endpoint, status)
 
     @property
+    def tokens(self) -> list[str]:
+        """Bearer tokens issued so far, oldest first."""
+        with self._state.lock:
+            return list(self._state.tokens)
+
+    @property
     def jobs(self) -> dict[str, FakeJob]:
         """Jobs by id (as str); a copy of the mapping holding the live job objects."""
         with self._state.lock:

@@ -6,7 +6,7 @@ import threading
 import typing as t
 from dataclasses import dataclass
 
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, redaction
 from tap_backstory_contacts.errors import AuthenticationError
 
 if t.TYPE_CHECKING:
@@ -39,6 +39,7 @@ class TokenProvider:
         self._fetch = fetch
         self._client_id = client_id
         self._client_secret = client_secret
+        redaction.register(client_secret, "client_secret")
         self._token: _Token | None = None
         self._lock = threading.Lock()
 
@@ -64,6 +65,14 @@ class TokenProvider:
                 "client_secret": self._client_secret,
             }
         )
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location") or "no Location header"
+            raise AuthenticationError(
+                f"The token endpoint {TOKEN_PATH} answered HTTP {response.status_code} "
+                f"(a redirect to {redaction.redact(location)[:200]}). The tap never sends "
+                "client_secret to another address: set api_url to the API's own address "
+                "(https://api.people.ai, or your proxy's final address)."
+            )
         if response.status_code in (400, 401, 403):
             raise AuthenticationError(
                 f"Backstory refused the credentials for client_id '{self._client_id}' "
@@ -83,6 +92,7 @@ class TokenProvider:
             raise AuthenticationError(
                 f"Token response for client_id '{self._client_id}' has no access_token."
             ) from exc
+        redaction.register(value, "bearer token")
         lifetime = _lifetime(body.get("expires_in"))
         margin = min(RENEW_MARGIN_SECONDS, lifetime / 10)
         return _Token(value=str(value), renew_at=requested_at + lifetime - margin)

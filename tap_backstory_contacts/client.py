@@ -8,6 +8,7 @@ import typing as t
 
 import requests
 
+from tap_backstory_contacts import redaction
 from tap_backstory_contacts.auth import TOKEN_PATH, TokenProvider
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import (
@@ -32,17 +33,18 @@ logger = logging.getLogger("tap-backstory-contacts")
 
 
 def server_message(response: requests.Response) -> str:
-    """The server's error text, from either documented envelope or plain text."""
+    """The server's error text, from either documented envelope or plain text; secrets it
+    echoes are redacted (before truncation, so that none is cut into an unknown prefix)."""
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip()
+        text = redaction.redact(response.text.strip())
         return text[:500] or response.reason or "no message"
     if isinstance(body, dict):
         parts = [str(body[key]) for key in ("error", "code", "message") if body.get(key)]
         if parts:
-            return ": ".join(parts)
-    return str(body)[:500]
+            return redaction.redact(": ".join(parts))[:500]
+    return redaction.redact(str(body))[:500]
 
 
 class BackstoryClient:
@@ -145,7 +147,8 @@ class BackstoryClient:
 
     def _post_token_form(self, form: dict[str, str]) -> requests.Response:
         def attempt() -> requests.Response:
-            response = self._send("POST", TOKEN_PATH, data=form)
+            # Never follow a redirect with client_secret in the body (auth.py explains).
+            response = self._send("POST", TOKEN_PATH, data=form, allow_redirects=False)
             # Read the small body now so the connection is released back to the pool.
             _ = response.content
             return response
@@ -191,7 +194,7 @@ def _json_object(response: requests.Response, what: str) -> dict[str, t.Any]:
     except ValueError as exc:
         raise TapBackstoryError(
             f"{what}: the API answered HTTP {response.status_code} with a body that is not "
-            f"JSON: {response.text[:200]!r}"
+            f"JSON: {redaction.redact(response.text)[:200]!r}"
         ) from exc
     if not isinstance(body, dict):
         raise TapBackstoryError(f"{what}: expected a JSON object, got {type(body).__name__}")

@@ -55,7 +55,6 @@ class ContactsExport:
 
     def records(self, windows: list[Window]) -> Iterator[Record]:
         """Every record of every window, window by window, fragment by fragment."""
-        self._jobs.forget_unplanned(windows)
         plan = WindowPlan(windows, self._jobs, ahead=self._settings.max_concurrent_jobs)
         progress = Progress()
         with FragmentDownloader(self._client, self._settings.max_parallel_downloads) as downloader:

@@ -95,21 +95,6 @@ class JobSource:
         )
         return self.start(job.window)
 
-    def forget_unplanned(self, windows: list[Window]) -> None:
-        """Drop ledger entries for windows this run does not export."""
-        planned = set(windows)
-        stale = [entry for entry in self._ledger.entries if entry.window not in planned]
-        for entry in stale:
-            self._ledger.drop(entry.job_id)
-        if stale:
-            logger.info(
-                "Dropped %d export job(s) from state whose windows are not part of this run "
-                "(first: %s for window %s)",
-                len(stale),
-                stale[0].job_id,
-                stale[0].window,
-            )
-
     def _fragments_emitted(self, job: ExportJob) -> int | None:
         """Fragments of ``job`` already emitted per the ledger; None if the entry cannot
         be right for this job (more fragments than it has, or any for a stitched export)."""

@@ -6,13 +6,15 @@ re-attaches to it instead of creating another, and skips fragments already emitt
 
 from __future__ import annotations
 
+import logging
 import typing as t
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from tap_backstory_contacts.settings import parse_date
 from tap_backstory_contacts.windows import Window
 
 LEDGER_KEY = "jobs"
+logger = logging.getLogger("tap-backstory-contacts")
 
 
 @dataclass(slots=True)
@@ -30,52 +32,96 @@ class LedgerEntry:
         """The window this job exports."""
         return Window(parse_date(self.start_date), parse_date(self.end_date))
 
+    def as_dict(self) -> dict[str, t.Any]:
+        """The entry as stored in state."""
+        return {
+            "job_id": self.job_id,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "fingerprint": self.fingerprint,
+            "fragments_emitted": self.fragments_emitted,
+        }
+
 
 class Ledger:
-    """A view over ``state["jobs"]``; every change is made in place in the stream state."""
+    """A view over ``state["jobs"]``; every change is made in place in the stream state.
 
-    def __init__(self, state: dict[str, t.Any]) -> None:
+    Entries are indexed by window (one job per window: the newest entry wins), so look-ups
+    and changes cost the same however many entries a state holds.
+    """
+
+    def __init__(self, state: dict[str, t.Any], planned: t.Iterable[Window] | None = None) -> None:
+        """Read the ledger; with ``planned``, drop entries for windows this run does not plan
+        (logged as one line, however many)."""
         raw = state.get(LEDGER_KEY)
         self._state = state
-        self._entries: list[LedgerEntry] = []
-        if isinstance(raw, list):
-            for item in raw:
-                entry = _entry(item)
-                if entry is not None:  # an unreadable entry only costs a new job
-                    self._entries.append(entry)
+        self._by_window: dict[Window, LedgerEntry] = {}
+        items = raw if isinstance(raw, list) else []
+        unreadable = 0 if raw is None or isinstance(raw, list) else 1
+        for item in items:
+            entry = _entry(item)
+            if entry is None:  # an unreadable entry only costs a new job
+                unreadable += 1
+                continue
+            self._by_window.pop(entry.window, None)
+            self._by_window[entry.window] = entry
+        if unreadable:
+            logger.warning(
+                "Ignoring %d unreadable job ledger entr%s in the state: %s",
+                unreadable,
+                "y" if unreadable == 1 else "ies",
+                "their windows get new export jobs",
+            )
+        if planned is not None:
+            self._forget_unplanned(set(planned))
         self._save()
 
     @property
     def entries(self) -> list[LedgerEntry]:
         """All entries, oldest first."""
-        return list(self._entries)
+        return list(self._by_window.values())
 
     def find(self, window: Window) -> LedgerEntry | None:
         """The entry recorded for exactly this window, if any."""
-        return next((e for e in self._entries if e.window == window), None)
+        return self._by_window.get(window)
 
     def add(self, job_id: str, window: Window, fingerprint: str) -> LedgerEntry:
         """Record a newly created job for ``window``, replacing any older entry for it."""
-        self._entries = [e for e in self._entries if e.window != window]
+        self._by_window.pop(window, None)
         entry = LedgerEntry(job_id, window.start.isoformat(), window.end.isoformat(), fingerprint)
-        self._entries.append(entry)
+        self._by_window[window] = entry
         self._save()
         return entry
 
     def fragments_emitted(self, job_id: str, count: int) -> None:
         """Record that the first ``count`` fragments of ``job_id`` were emitted in full."""
-        for entry in self._entries:
+        for entry in self._by_window.values():
             if entry.job_id == job_id:
                 entry.fragments_emitted = count
         self._save()
 
     def drop(self, job_id: str) -> None:
         """Forget a job (its window is bookmarked, or the job is gone or unusable)."""
-        self._entries = [e for e in self._entries if e.job_id != job_id]
+        for window in [w for w, e in self._by_window.items() if e.job_id == job_id]:
+            del self._by_window[window]
         self._save()
 
+    def _forget_unplanned(self, planned: set[Window]) -> None:
+        stale = [window for window in self._by_window if window not in planned]
+        for window in stale:
+            del self._by_window[window]
+        if stale:
+            shown = ", ".join(str(window) for window in stale[:3])
+            logger.info(
+                "Dropped %d export job(s) from state whose window is not part of this run "
+                "(%s%s); a later run that needs one of these windows creates a new job",
+                len(stale),
+                shown,
+                ", …" if len(stale) > 3 else "",
+            )
+
     def _save(self) -> None:
-        self._state[LEDGER_KEY] = [asdict(e) for e in self._entries]
+        self._state[LEDGER_KEY] = [entry.as_dict() for entry in self._by_window.values()]
 
 
 def _entry(item: object) -> LedgerEntry | None:

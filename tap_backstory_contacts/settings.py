@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import typing as t
 import urllib.parse
 from dataclasses import dataclass
@@ -188,6 +189,18 @@ def parse_date(value: str) -> datetime.date:
     return datetime.date.fromisoformat(value)
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a URL's hostname) is this machine: 127.0.0.0/8, ::1 or localhost."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Problems the JSON schema cannot express: date forms and order, URL, interval order."""
     errors = []
@@ -207,6 +220,12 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         parsed = urllib.parse.urlparse(api_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             errors.append(f"api_url: {api_url!r} is not an http(s) URL")
+        elif parsed.scheme == "http" and not is_loopback(parsed.hostname):
+            errors.append(
+                f"api_url: {api_url!r} is plain http to another host: client_secret and the "
+                "bearer token would cross the network unencrypted. Use https:// (plain "
+                "http is allowed only for loopback: 127.0.0.0/8, ::1, localhost)"
+            )
     first = config.get("poll_interval_seconds")
     largest = config.get("poll_max_interval_seconds")
     if isinstance(first, int | float) and isinstance(largest, int | float) and largest < first:

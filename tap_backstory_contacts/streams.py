@@ -22,7 +22,8 @@ from tap_backstory_contacts.export import ContactsExport
 from tap_backstory_contacts.ledger import Ledger
 from tap_backstory_contacts.output import flush_pending_records
 from tap_backstory_contacts.records import RecordShaper
-from tap_backstory_contacts.settings import Settings, parse_date
+from tap_backstory_contacts.saved_state import REPLICATION_KEY, read_bookmark, stored_bookmark
+from tap_backstory_contacts.settings import Settings
 from tap_backstory_contacts.windows import Window, last_complete_day, split, sync_range
 
 if t.TYPE_CHECKING:
@@ -30,8 +31,6 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
-
-REPLICATION_KEY = "export_end_date"
 
 
 class EnrichedContactsStream(Stream):
@@ -59,7 +58,7 @@ class EnrichedContactsStream(Stream):
         days = sync_range(
             start_date=settings.start_date,
             end_date=end_date,
-            bookmark=self._bookmark(state),
+            bookmark=read_bookmark(state, start_date=settings.start_date, today=today),
             lookback_days=settings.lookback_days,
             today=today,
         )
@@ -73,7 +72,7 @@ class EnrichedContactsStream(Stream):
                 min(last, end_date) if end_date else last,
                 "end_date" if end_date and end_date < last else "the last complete UTC day",
             )
-            Ledger(state)  # normalises the ledger; no job is in flight
+            Ledger(state, planned=[])  # no window is planned: no job is in flight
             return
         windows = split(days, settings.window_days)
         self.logger.info("Extracting %s in %d window(s)", days, len(windows))
@@ -81,7 +80,7 @@ class EnrichedContactsStream(Stream):
         export = ContactsExport(
             client=client,
             settings=settings,
-            ledger=Ledger(state),
+            ledger=Ledger(state, planned=windows),
             shaper=RecordShaper(self.schema),
             checkpoints=self._checkpoints,
             window_done=lambda window: self._advance_bookmark(state, window),
@@ -158,23 +157,8 @@ class EnrichedContactsStream(Stream):
         first record, and any STATE message sent mid-window would skip its remaining records.
         """
 
-    def _bookmark(self, state: dict[str, t.Any]) -> datetime.date | None:
-        if state.get("replication_key") != REPLICATION_KEY:
-            return None
-        value = state.get("replication_key_value")
-        try:
-            return _optional_date(value[:10] if isinstance(value, str) else None)
-        except ValueError:
-            self.logger.warning(
-                "The bookmark %r in the state is not a YYYY-MM-DD date; ignoring it and "
-                "starting at start_date (records already loaded are extracted again)",
-                value,
-            )
-            state.pop("replication_key_value", None)
-            return None
-
     def _advance_bookmark(self, state: dict[str, t.Any], window: Window) -> None:
-        current = self._bookmark(state)
+        current = stored_bookmark(state)
         if current is None or window.end > current:
             state["replication_key"] = REPLICATION_KEY
             state["replication_key_value"] = window.end.isoformat()
@@ -182,7 +166,3 @@ class EnrichedContactsStream(Stream):
     def _emit_state(self) -> None:
         """Send a STATE message now (the SDK's public way to flush stream state)."""
         self.finalize_state_progress_markers(self.stream_state)
-
-
-def _optional_date(value: str | None) -> datetime.date | None:
-    return parse_date(value) if value else None

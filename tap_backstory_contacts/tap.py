@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import typing as t
+from pathlib import PurePath
 
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_backstory_contacts import redaction
 from tap_backstory_contacts.connection import check_connection
+from tap_backstory_contacts.environment import env_config
 from tap_backstory_contacts.errors import TapBackstoryError
 from tap_backstory_contacts.fragments import stop_all_downloads
 from tap_backstory_contacts.output import StateFlushingWriter
+from tap_backstory_contacts.saved_state import readable_state
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
 from tap_backstory_contacts.streams import EnrichedContactsStream
 
 if t.TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import FrameType
 
     from singer_sdk.streams import Stream
+
+#: Settings whose value no message ever quotes.
+SECRET_SETTINGS = frozenset(
+    name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret")
+)
+LOG_LEVEL_HINT = "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback"
 
 
 class TapBackstoryContacts(Tap):
@@ -30,15 +44,41 @@ class TapBackstoryContacts(Tap):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = StateFlushingWriter
 
+    def __init__(self, *, state: t.Any = None, **kwargs: t.Any) -> None:
+        """The SDK's tap, given only the parts of ``state`` it can load (see saved_state)."""
+        if not isinstance(state, str | PurePath):
+            state = readable_state(state)
+        super().__init__(state=state, **kwargs)
+
+    @override
+    @property
+    def _env_var_config(self) -> dict[str, t.Any]:
+        """Settings from TAP_BACKSTORY_CONTACTS_* variables, typed as the schema says."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        # The SDK's own reading loads a .env file into the environment, as documented for
+        # SDK taps; its typing of the values is replaced (it crashes on a bad integer).
+        with contextlib.suppress(ValueError):
+            _ = super()._env_var_config
+        return env_config(schema, self._env_var_prefix)
+
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Report schema errors and semantic errors (dates, order, URL) together."""
-        errors = super()._validate_config(raise_errors=False)
+        """Report schema errors and semantic errors (dates, order, URL) together.
+
+        No message quotes a secret setting's value: those are described from the error's
+        path and rule instead. Secrets that turn up anywhere else (say, a secret pasted
+        into another setting) are redacted as whole occurrences.
+        """
+        for name in SECRET_SETTINGS:
+            if self._config.get(name) is not None:
+                redaction.register(self._config[name], name)
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        validator = JSONSchemaValidator(schema)  # also fills in defaults, as the SDK's
+        errors = [_describe(error) for error in validator.iter_errors(self._config)]
         errors += semantic_errors(self._config)
-        secret = self._config.get("client_secret")
-        if secret not in (None, ""):
-            # The schema validator quotes bad values; never this one.
-            errors = [error.replace(str(secret), "<client_secret>") for error in errors]
+        errors = [redaction.redact(error) for error in errors]
         if errors and raise_errors:
             # One message listing every problem, so one run shows all there is to fix.
             summary = f"{len(errors)} invalid setting(s): " + "; ".join(errors)
@@ -85,6 +125,11 @@ class TapBackstoryContacts(Tap):
         except TapBackstoryError as exc:
             cls.logger.error("Connection test failed: %s", exc)  # noqa: TRY400
             ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:
+            _report_unexpected(cls.logger, exc, "Connection test failed")
+            ctx.exit(1)
         cls.logger.info("Connection test passed: %s", message)
         ctx.exit()
 
@@ -102,6 +147,52 @@ class TapBackstoryContacts(Tap):
             cls.logger.error("%s", exc)  # noqa: TRY400
             cls.logger.debug("Traceback of the error above", exc_info=exc)
             raise SystemExit(1) from None
+        except (ConfigValidationError, click.exceptions.Exit, click.ClickException):
+            raise  # the SDK's command reports these
+        except Exception as exc:
+            _report_unexpected(cls.logger, exc, "The tap stopped")
+            raise SystemExit(1) from None
+
+
+def _report_unexpected(logger: logging.Logger, exc: Exception, what: str) -> None:
+    """One ERROR line for an error the tap did not foresee: its type and message, and what
+    to do; the traceback goes to DEBUG."""
+    detail = str(exc)
+    logger.error(
+        "%s on an unexpected error: %s%s. This is an error the tap does not explain: check "
+        "what the message names (a file, the temp directory, the network), run again, and "
+        "report it with the traceback if it persists (%s).",
+        what,
+        type(exc).__name__,
+        f": {detail}" if detail else "",
+        LOG_LEVEL_HINT,
+    )
+    logger.debug("Traceback of the error above", exc_info=exc)
+
+
+class _SchemaError(t.Protocol):
+    """What ``_describe`` reads of a jsonschema ValidationError."""
+
+    message: str
+    path: Sequence[str | int]
+    validator: str
+    validator_value: t.Any
+
+
+def _describe(error: _SchemaError) -> str:
+    """A schema error as the SDK words it, but without quoting a secret setting's value."""
+    where = "".join(f"[{part!r}]" for part in error.path)
+    message = error.message
+    if error.path and error.path[0] in SECRET_SETTINGS:
+        if error.validator == "type":
+            types = error.validator_value
+            types = [types] if isinstance(types, str) else types
+            message = "the value is not of type " + " or ".join(repr(name) for name in types)
+        elif error.validator == "minLength":
+            message = "the value is empty"
+        else:
+            message = f"the value fails the schema rule {error.validator!r}"
+    return f"{message} in config{where}" if where else message
 
 
 if __name__ == "__main__":

@@ -681,10 +681,14 @@ def test_fault_echo_repeats_secret_and_token(
     assert refused.headers["Content-Type"].startswith("text/plain" if plain else "application/json")
     assert "'client_secret': 's3cr&t=value'" in text  # decoded
     assert "client_secret=s3cr%26t%3Dvalue" in text  # raw form body
+    assert token == f"Bearer {api.tokens[-1]}"
     echoed = create(api, session, **WINDOW)
     assert echoed.status_code == 502
+    assert "Retry-After" not in echoed.headers
     assert f"Authorization: {token}" in (echoed.text if plain else echoed.json()["message"])
     assert create(api, session, **WINDOW).status_code == 200
+    api.faults.add("status", "echo", status=503, retry_after=0)
+    assert status(api, session, "ce-000001").headers["Retry-After"] == "0"
 
 
 def test_fault_echo_on_data_fragment(api: FakeBackstory, session: requests.Session) -> None:

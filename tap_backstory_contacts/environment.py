@@ -1,0 +1,67 @@
+"""Settings from environment variables (``--config ENV``), typed as the config schema says.
+
+The SDK passes numbers through as text (so ``TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS=5``
+failed validation as "'5' is not of type 'number'"), crashes on a malformed integer and
+reads any unknown boolean word as false. Here a value that does not parse stays text, so
+that config validation names the setting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def env_var_name(prefix: str, setting: str) -> str:
+    """The environment variable of ``setting``, e.g. TAP_BACKSTORY_CONTACTS_WINDOW_DAYS."""
+    return prefix + setting.upper().replace("-", "_")
+
+
+def env_config(
+    schema: t.Mapping[str, t.Any], prefix: str, environ: t.Mapping[str, str] | None = None
+) -> dict[str, t.Any]:
+    """Every setting of ``schema`` that has an environment variable, typed."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, t.Any] = {}
+    for setting, definition in schema.get("properties", {}).items():
+        name = env_var_name(prefix, setting)
+        if name in environ:
+            config[setting] = typed_value(environ[name], _types(definition))
+    return config
+
+
+def typed_value(text: str, types: set[str]) -> t.Any:
+    """``text`` as the first JSON type of ``types`` it parses as; else ``text`` unchanged."""
+    if "string" in types:
+        return text
+    word = text.strip().lower()
+    if "boolean" in types and word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    try:
+        value = json.loads(text, parse_constant=_refuse)
+    except ValueError:
+        return text
+    if isinstance(value, bool) and "boolean" not in types:
+        return text
+    if "integer" in types and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _types(definition: t.Mapping[str, t.Any]) -> set[str]:
+    """The JSON types a schema property allows (``type`` and any ``anyOf``/``oneOf``)."""
+    declared = definition.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared)
+    for key in ("anyOf", "oneOf"):
+        for option in definition.get(key, []):
+            types |= _types(option)
+    return types
+
+
+def _refuse(constant: str) -> t.NoReturn:
+    """NaN and Infinity are no numbers a setting can take."""
+    raise ValueError(constant)
