@@ -194,8 +194,12 @@ class FakeJob:
             s.seed,
             s.data_last_day,
             s.extra_fields,
+            orjson.dumps(s.added_fields),  # values may be lists (unhashable)
             s.fragment_size,
             s.json_shape,
+            s.json_pretty,
+            s.hostile_body,
+            s.hostile_bytes,
             s.csv_bool,
             s.csv_bom,
             s.csv_line_terminator,
@@ -226,6 +230,10 @@ class FakeJob:
             csv_bool=settings.csv_bool,
             csv_bom=settings.csv_bom,
             csv_line_terminator=settings.csv_line_terminator,
+            pretty=settings.json_pretty,
+            added_fields=settings.added_fields,
+            hostile_body=settings.hostile_body,
+            hostile_bytes=settings.hostile_bytes,
         )
         return render_export(job_records(settings, self.start, self.end, self.params), opts)
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tap_backstory_contacts import formats
+from tap_backstory_contacts import formats, limits
 from tap_backstory_contacts.errors import DataFormatError, UnreadableDataError
 from tap_backstory_contacts.formats import open_binary, read_csv, read_json
+from tap_backstory_contacts.limits import LimitExceededError
 
 RECORDS = [
     {"first_name": "José", "email": "a@x.example", "total_inbound": 3, "from_cc": True},
@@ -56,14 +57,14 @@ def test_empty_exports_have_no_records(raw: bytes) -> None:
 
 
 def test_array_spanning_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formats, "CHUNK_CHARS", 7)
-    many = [{"i": i, "name": "ä" * (i % 5), "n": 10**i} for i in range(40)]
+    monkeypatch.setattr(formats, "CHUNK_BYTES", 7)
+    many = [{"i": i, "name": "ä" * (i % 5), "n": 10 ** (i % 20)} for i in range(40)]
     assert _json(json.dumps(many).encode()) == many
     assert _json(json.dumps({"data": many, "count": 40}).encode()) == many
 
 
 def test_number_split_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formats, "CHUNK_CHARS", 3)
+    monkeypatch.setattr(formats, "CHUNK_BYTES", 3)
     assert _json(b'{"data": [{"a": 1}], "count": 123456}') == [{"a": 1}]
 
 
@@ -73,7 +74,7 @@ def test_number_split_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
         (b'[{"a": 1}, {"a": 2', "invalid JSON near character"),
         (b'[{"a": 1} {"a": 2}]', "expected ',' or ']'"),
         (b'[{"a": 1}, 7]', "not an object"),
-        (b'{"a": 1}\n{"a": \n', "JSON line 2"),
+        (b'{"email": "a"}\n{"email": \n', "JSON line 2"),
         (b'{\n  "total": 3,\n  "rows": [1]\n}', "no records array"),
         (b"<html>oops</html>", "expected JSON"),
         (b'[{"a": 1}] trailing', "unexpected data after the records"),
@@ -123,7 +124,7 @@ def test_arrays_with_braces_inside_strings_parse_exactly(
     monkeypatch: pytest.MonkeyPatch, chunk: int, seed: int
 ) -> None:
     """The orjson fast path cuts at '}' and must never be fooled by one inside a string."""
-    monkeypatch.setattr(formats, "CHUNK_CHARS", chunk)
+    monkeypatch.setattr(formats, "CHUNK_BYTES", chunk)
     rng = random.Random(seed)
     records = [
         {
@@ -150,13 +151,13 @@ def test_csv_header_names_are_normalised() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        b'\xef\xbb\xbf[{"a": 1}, {"a": 2}]',
-        b'\n\n{"a": 1}\n{"a": 2}\n',
-        b'\xef\xbb\xbf{"a": 1}\n{"a": 2}',
+        b'\xef\xbb\xbf[{"phone": 1}, {"phone": 2}]',
+        b'\n\n{"phone": 1}\n{"phone": 2}\n',
+        b'\xef\xbb\xbf{"phone": 1}\n{"phone": 2}',
     ],
 )
 def test_bom_and_leading_blank_lines_are_accepted(raw: bytes) -> None:
-    assert _json(raw) == [{"a": 1}, {"a": 2}]
+    assert _json(raw) == [{"phone": 1}, {"phone": 2}]
 
 
 @pytest.mark.parametrize("raw", [b'{"data": null, "count": 0}', b'{"count": 0, "data": null}'])
@@ -177,10 +178,10 @@ def test_lone_surrogates_are_refused_with_a_position() -> None:
 def test_invalid_json_early_in_a_large_array_fails_without_reading_it_all(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(formats, "MAX_VALUE_CHARS", 1000)
-    monkeypatch.setattr(formats, "CHUNK_CHARS", 100)
+    monkeypatch.setattr(limits, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(formats, "CHUNK_BYTES", 100)
     body = b'[{"a": 1}, {"a": tru}, ' + b'{"b": 2}, ' * 10_000 + b'{"b": 3}]'
-    with pytest.raises(UnreadableDataError, match="no value ends within 1000 characters"):
+    with pytest.raises(LimitExceededError, match="does not end within the limit of 1000 bytes"):
         _json(body)
 
 
