@@ -47,6 +47,8 @@ class FakeConfig:
     csv_bool: str = "true"
     csv_bom: bool = False
     csv_line_terminator: str = "\r\n"
+    #: (field, header text) pairs: the CSV header row shows this text for the field.
+    csv_header_names: tuple[tuple[str, str], ...] = ()
     job_id_type: str = "string"
     extra_fields: bool = False
     #: (name, value) pairs added to every JSON record, e.g. a nested list or a key "data".

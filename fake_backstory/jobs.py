@@ -203,6 +203,7 @@ class FakeJob:
             s.csv_bool,
             s.csv_bom,
             s.csv_line_terminator,
+            s.csv_header_names,
             s.bad_value_at,
         )
 
@@ -230,6 +231,7 @@ class FakeJob:
             csv_bool=settings.csv_bool,
             csv_bom=settings.csv_bom,
             csv_line_terminator=settings.csv_line_terminator,
+            csv_header_names=settings.csv_header_names,
             pretty=settings.json_pretty,
             added_fields=settings.added_fields,
             hostile_body=settings.hostile_body,

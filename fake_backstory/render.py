@@ -45,6 +45,7 @@ class RenderOptions:
     csv_bool: str = "true"
     csv_bom: bool = False
     csv_line_terminator: str = "\r\n"
+    csv_header_names: tuple[tuple[str, str], ...] = ()
     pretty: bool = False
     added_fields: tuple[tuple[str, Any], ...] = ()
     hostile_body: str | None = None
@@ -149,7 +150,9 @@ def _render_csv_rows(records: Sequence[dict[str, Any]], opts: RenderOptions) -> 
 def csv_head(opts: RenderOptions) -> bytes:
     """Optional BOM plus the header row."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator=opts.csv_line_terminator).writerow(opts.fields)
+    names = dict(opts.csv_header_names)
+    header = [names.get(name, name) for name in opts.fields]
+    csv.writer(buf, lineterminator=opts.csv_line_terminator).writerow(header)
     return (BOM if opts.csv_bom else b"") + buf.getvalue().encode()
 
 

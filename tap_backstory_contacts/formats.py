@@ -118,7 +118,12 @@ def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
             stream.seek(0)
             wrapper = _JsonScanner(stream, where)
             wrapper.peek_after_bom()
-            yield from wrapper.wrapper_items()
+            try:
+                yield from wrapper.wrapper_items()
+            except _RecordNotWrapperError:
+                # A JSON Lines record that is invalid or too long: say so, naming its line.
+                stream.seek(start)
+                yield from _json_lines(stream, where)
     else:
         raise UnreadableDataError(
             f"{where}: expected JSON (an array, JSON Lines or an object), "
@@ -300,6 +305,10 @@ def _grammar_error(text: bytes) -> str | None:
     return None
 
 
+class _RecordNotWrapperError(Exception):
+    """The object taken for a wrapper has a schema field: it is a record."""
+
+
 class _NotJsonError(ValueError):
     """Text the stdlib decoder would accept but JSON (and orjson) does not."""
 
@@ -391,6 +400,8 @@ class _JsonScanner:
         else:
             while True:
                 key = self._slow_value()
+                if not found and key in schema_fields():
+                    raise _RecordNotWrapperError
                 self._expect(b":")
                 if not found and key in WRAPPER_KEYS and self._peek() == b"[":
                     found = True
