@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_backstory_contacts import formats, limits
+from tap_backstory_contacts import formats, jsonscan, limits
 from tap_backstory_contacts.errors import DataFormatError, UnreadableDataError
 from tap_backstory_contacts.formats import open_binary, read_csv, read_json
 from tap_backstory_contacts.limits import LimitExceededError
@@ -216,7 +216,7 @@ GRAMMAR_SHAPES = ["array", "array-pretty", "wrapper", "wrapper-pretty", "lines",
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Arrays read by the orjson fast path, or element by element by the stdlib decoder."""
     if request.param == "slow path":
-        monkeypatch.setattr(formats._JsonScanner, "_fast_run", lambda self: None)
+        monkeypatch.setattr(jsonscan.JsonScanner, "_fast_run", lambda self: None)
     return str(request.param)
 
 
