@@ -243,6 +243,8 @@ class JsonScanner(_Buffer):
         else:
             while True:
                 key = self._slow_value()
+                if not isinstance(key, str):
+                    raise self._error(f"an object key that is not a string: {key!r}")
                 if not found and key in record_fields:
                     raise RecordNotWrapperError
                 self._expect(b":")

@@ -79,6 +79,7 @@ def test_number_split_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
         (b'{\n  "total": 3,\n  "rows": [1]\n}', "no records array"),
         (b"<html>oops</html>", "expected JSON"),
         (b'[{"a": 1}] trailing', "unexpected data after the records"),
+        (b'{\n  7: [{"a": 1}]\n}', "an object key that is not a string: 7"),
     ],
 )
 def test_bad_json_is_an_error_naming_the_position(raw: bytes, message: str) -> None:
