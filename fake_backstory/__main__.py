@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--fragment-size", type=int, default=d.fragment_size)
     add("--empty-fragments", choices=EMPTY_FRAGMENTS, default=d.empty_fragments)
     add("--json-shape", choices=JSON_SHAPES, default=d.json_shape)
+    add("--json-pretty", type=_bool, default=d.json_pretty, help="one field per line")
     add("--gzip", choices=GZIP_MODES, default=d.gzip)
     add("--csv-bool", choices=CSV_BOOLS, default=d.csv_bool)
     add("--csv-bom", type=_bool, default=d.csv_bom)
@@ -89,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> FakeConfig:
         fragment_size=args.fragment_size,
         empty_fragments=args.empty_fragments,
         json_shape=args.json_shape,
+        json_pretty=args.json_pretty,
         gzip=args.gzip,
         csv_bool=args.csv_bool,
         csv_bom=args.csv_bom,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Endpoint = Literal["token", "create", "status", "data", "other"]
 
@@ -13,6 +13,7 @@ GZIP_MODES = ("none", "header", "magic", "deflate")
 CSV_BOOLS = ("true", "True", "1", "yes")
 EMPTY_FRAGMENTS = ("zero", "missing")
 JOB_ID_TYPES = ("string", "int")
+HOSTILE_BODIES = ("whitespace", "long_value")
 
 
 @dataclass
@@ -20,11 +21,11 @@ class FakeConfig:
     """Behaviour switches of the fake API; mutable while the server runs.
 
     Fields that shape a job's data, format and timing (``contacts_per_day``, ``seed``,
-    ``data_last_day``, ``extra_fields``, ``fragment_size``, ``json_shape``, ``csv_*``,
-    ``polls_*``, ``job_seconds``, ``bad_value_at``) are copied into each job when it is
-    created. Everything else (credentials, token TTL, ``gzip``, throttling,
-    ``status_override``, ``empty_fragments``, ``report_fragments``, ``empty_data_status``,
-    ``expired_status``, limits) is read live on every request.
+    ``data_last_day``, ``extra_fields``, ``added_fields``, ``fragment_size``, ``json_shape``,
+    ``json_pretty``, ``hostile_*``, ``csv_*``, ``polls_*``, ``job_seconds``, ``bad_value_at``)
+    are copied into each job when it is created. Everything else (credentials, token TTL,
+    ``gzip``, throttling, ``status_override``, ``empty_fragments``, ``report_fragments``,
+    ``empty_data_status``, ``expired_status``, limits) is read live on every request.
     """
 
     port: int = 0
@@ -40,14 +41,24 @@ class FakeConfig:
     fragment_size: int = 1000
     empty_fragments: str = "zero"
     json_shape: str = "array"
+    #: JSON arrays and wrappers pretty-printed: 2-space indent, one field per line.
+    json_pretty: bool = False
     #: "header": Content-Encoding gzip; "magic": gzip bytes as octet-stream;
     #: "deflate": Content-Encoding deflate (a zlib stream).
     gzip: str = "none"
     csv_bool: str = "true"
     csv_bom: bool = False
     csv_line_terminator: str = "\r\n"
+    #: (field, header text) pairs: the CSV header row shows this text for the field.
+    csv_header_names: tuple[tuple[str, str], ...] = ()
     job_id_type: str = "string"
     extra_fields: bool = False
+    #: (name, value) pairs added to every JSON record, e.g. a nested list or a key "data".
+    added_fields: tuple[tuple[str, Any], ...] = ()
+    #: Hostile JSON fragments: ``hostile_bytes`` of whitespace before the first record, or a
+    #: first record (an extra one) whose "notes" value is that many characters long.
+    hostile_body: str | None = None
+    hostile_bytes: int = 0
     max_window_days: int | None = None
     enforce_job_limits: bool = False
     throttle_bytes_per_second: int | None = None
@@ -81,6 +92,8 @@ class FakeConfig:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"FakeConfig.{name}={value!r}; expected one of {allowed}")
+        if self.hostile_body not in (None, *HOSTILE_BODIES):
+            raise ValueError(f"FakeConfig.hostile_body: expected one of {HOSTILE_BODIES} or None")
         if self.fragment_size < 1:
             raise ValueError("FakeConfig.fragment_size must be >= 1")
         if self.expired_status not in (404, 410):

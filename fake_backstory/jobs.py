@@ -194,11 +194,16 @@ class FakeJob:
             s.seed,
             s.data_last_day,
             s.extra_fields,
+            orjson.dumps(s.added_fields),  # values may be lists (unhashable)
             s.fragment_size,
             s.json_shape,
+            s.json_pretty,
+            s.hostile_body,
+            s.hostile_bytes,
             s.csv_bool,
             s.csv_bom,
             s.csv_line_terminator,
+            s.csv_header_names,
             s.bad_value_at,
         )
 
@@ -226,6 +231,11 @@ class FakeJob:
             csv_bool=settings.csv_bool,
             csv_bom=settings.csv_bom,
             csv_line_terminator=settings.csv_line_terminator,
+            csv_header_names=settings.csv_header_names,
+            pretty=settings.json_pretty,
+            added_fields=settings.added_fields,
+            hostile_body=settings.hostile_body,
+            hostile_bytes=settings.hostile_bytes,
         )
         return render_export(job_records(settings, self.start, self.end, self.params), opts)
 

@@ -28,6 +28,11 @@ CONTENT_TYPES = {
     "csv": "text/csv",
 }
 BOM = "\ufeff".encode()
+# Hostile bodies are built from one shared chunk repeated, so that a huge body costs the fake
+# no memory (tests measure the tap's memory in the same process).
+_FILLER_CHUNK = 1 << 16
+_WHITESPACE_CHUNK = (b" " * 1023 + b"\n") * (_FILLER_CHUNK // 1024)
+_LONG_VALUE_CHUNK = b"x" * _FILLER_CHUNK
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,11 @@ class RenderOptions:
     csv_bool: str = "true"
     csv_bom: bool = False
     csv_line_terminator: str = "\r\n"
+    csv_header_names: tuple[tuple[str, str], ...] = ()
+    pretty: bool = False
+    added_fields: tuple[tuple[str, Any], ...] = ()
+    hostile_body: str | None = None
+    hostile_bytes: int = 0
 
 
 def layout_for(output_format: str, json_shape: str) -> str:
@@ -63,6 +73,8 @@ class RenderedExport:
     parts: list[bytes]
     counts: list[int]
     csv_head: bytes = b""
+    #: Chunks before the first record of every fragment (hostile bodies).
+    lead: list[Chunk] = field(default_factory=list)
     results_size: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,20 +99,26 @@ class RenderedExport:
     def fragment(self, index: int) -> list[Chunk]:
         """Body of fragment ``index`` as stand-alone file."""
         part = self.parts[index]
-        if self.layout == "wrapper":
-            return [b'{"data":', part, b',"count":%d}' % self.counts[index]]
         if self.layout == "csv":
             return [self.csv_head, part]
-        return [part]
+        if self.layout == "lines":
+            return [*self.lead, part]
+        records: list[Chunk] = [part]
+        if self.lead:
+            records = [b"[", *self.lead, memoryview(part)[1:]]
+        if self.layout == "wrapper":
+            return [b'{"data":', *records, b',"count":%d}' % self.counts[index]]
+        return records
 
     def stitched(self) -> list[Chunk]:
         """Body of all fragments stitched into one file."""
-        if self.layout in ("lines", "csv"):
-            head = [self.csv_head] if self.layout == "csv" else []
-            return [*head, *self.parts]
-        inner: list[Chunk] = []
-        for part in self.parts:
-            if inner:
+        if self.layout == "csv":
+            return [self.csv_head, *self.parts]
+        if self.layout == "lines":
+            return [*self.lead, *self.parts]
+        inner: list[Chunk] = [*self.lead]
+        for number, part in enumerate(self.parts):
+            if number:
                 inner.append(b",")
             inner.append(memoryview(part)[1:-1])
         if self.layout == "wrapper":
@@ -132,7 +150,9 @@ def _render_csv_rows(records: Sequence[dict[str, Any]], opts: RenderOptions) -> 
 def csv_head(opts: RenderOptions) -> bytes:
     """Optional BOM plus the header row."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator=opts.csv_line_terminator).writerow(opts.fields)
+    names = dict(opts.csv_header_names)
+    header = [names.get(name, name) for name in opts.fields]
+    csv.writer(buf, lineterminator=opts.csv_line_terminator).writerow(header)
     return (BOM if opts.csv_bom else b"") + buf.getvalue().encode()
 
 
@@ -140,11 +160,27 @@ def _render_part(records: list[dict[str, Any]], opts: RenderOptions) -> bytes:
     """Bytes of one fragment's records in the layout's part form."""
     if opts.layout == "csv":
         return _render_csv_rows(records, opts)
+    if opts.added_fields:
+        added = dict(opts.added_fields)
+        records = [{**record, **added} for record in records]
     if opts.layout == "lines":
         # dumps([record])[1:-1] is measurably faster than dumps(record) for many distinct dicts.
         dumps = orjson.dumps
         return b"\n".join([dumps([record])[1:-1] for record in records]) + b"\n"
-    return orjson.dumps(records)
+    return orjson.dumps(records, option=orjson.OPT_INDENT_2 if opts.pretty else 0)
+
+
+def _hostile_lead(opts: RenderOptions) -> list[Chunk]:
+    """The hostile chunks put before the first record of every JSON fragment (sizes in
+    whole 64 KiB chunks)."""
+    if opts.hostile_body is None or opts.layout == "csv":
+        return []
+    repeats = opts.hostile_bytes // _FILLER_CHUNK
+    if opts.hostile_body == "whitespace":
+        return [_WHITESPACE_CHUNK] * repeats
+    separator = b"\n" if opts.layout == "lines" else b","
+    filler = [_LONG_VALUE_CHUNK] * repeats
+    return [b'{"first_name":"Hostile","notes":"', *filler, b'"}' + separator]
 
 
 def render_export(records: Iterable[dict[str, Any]], opts: RenderOptions) -> RenderedExport:
@@ -156,7 +192,9 @@ def render_export(records: Iterable[dict[str, Any]], opts: RenderOptions) -> Ren
         parts.append(_render_part(batch, opts))
         counts.append(len(batch))
     head = csv_head(opts) if opts.layout == "csv" else b""
-    return RenderedExport(layout=opts.layout, parts=parts, counts=counts, csv_head=head)
+    return RenderedExport(
+        layout=opts.layout, parts=parts, counts=counts, csv_head=head, lead=_hostile_lead(opts)
+    )
 
 
 def join(chunks: Iterable[Chunk]) -> bytes:

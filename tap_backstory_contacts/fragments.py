@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import requests
 import urllib3.exceptions
 
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, limits
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import TransientError, call_with_retries
 from tap_backstory_contacts.spool import Spool
@@ -30,8 +30,6 @@ if t.TYPE_CHECKING:
 CHUNK_BYTES = 1 << 20
 # The most an export with no record can weigh: `[]`, a wrapper, or a CSV header row.
 EMPTY_FILE_BYTES = 1024
-# The most one fragment may take on disk (as received, or decoded for deflate bodies).
-MAX_FRAGMENT_BYTES = 8 << 30
 logger = logging.getLogger("tap-backstory-contacts")
 
 
@@ -209,11 +207,13 @@ def _spool(response: requests.Response, path: Path, label: str) -> int:
             for chunk in response.raw.stream(CHUNK_BYTES, decode_content=decode):
                 clock.check_cancelled()
                 size += len(chunk)
-                if size > MAX_FRAGMENT_BYTES:
-                    raise TapBackstoryError(
-                        f"{label} is larger than {MAX_FRAGMENT_BYTES >> 20} MiB on disk"
-                        f"{' once decoded (' + encoding + ')' if decode else ''}, the most the "
-                        "tap accepts for one fragment; lower window_days so that each job "
+                if size > limits.MAX_FRAGMENT_BYTES:
+                    # On disk as received (gzip stays compressed) or decoded (deflate): no
+                    # larger than the decompressed limit that reading enforces anyway.
+                    raise limits.LimitExceededError(
+                        f"{label} is larger than {limits.mib(limits.MAX_FRAGMENT_BYTES)} on "
+                        f"disk{' once decoded (' + encoding + ')' if decode else ''}, the most "
+                        "the tap accepts for one fragment; lower window_days so that each job "
                         "exports less, or contact Backstory support with the job id."
                     )
                 out.write(chunk)

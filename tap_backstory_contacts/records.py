@@ -113,8 +113,17 @@ class RecordShaper:
     ) -> dict[str, t.Any]:
         """The record for ``raw``: every schema field typed, empty text as null, plus lineage.
 
-        ``where`` describes the position (job, fragment, record) for error messages.
+        ``where`` describes the position (job, fragment, record) for error messages. ``raw``
+        itself may become the record: the caller must not use it afterwards.
         """
+        # Fastest path, profiled: a JSON row with exactly the schema's fields in its order,
+        # already exactly typed, is the record as it is.
+        if tuple(raw) == self._names:
+            values = list(raw.values())
+            if "" not in values and tuple(map(type, values)) in self._exact_signatures:
+                raw["contact_key"] = contact_key(raw)
+                raw.update(lineage)
+                return raw
         if raw.keys().isdisjoint(self._known):
             # e.g. a CSV fragment without its header row, or JSON of another shape: better
             # an error than a record of nulls.

@@ -26,3 +26,19 @@ def test_quick_throughput_benchmark_runs_and_prints_its_table() -> None:
         "tap, SDK default writer + conformance",
     ]
     assert all(" 20,000 " in row for row in rows)
+
+
+def test_quick_pretty_printed_throughput_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "throughput-pretty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| throughput, pretty")]
+    assert [row.split("|")[2].strip() for row in rows] == ["orjson baseline", "tap"]
+    assert all(" 20,000 " in row for row in rows)
+    assert ">= 0.45 of baseline records/s, RSS < 120 MB" in rows[1]

@@ -255,7 +255,7 @@ def test_gzip_altered_in_transit_is_caught_before_any_record_is_emitted(
     gzip_mode: str,
 ) -> None:
     """The body decompresses to well-formed but wrong records; only its CRC tells."""
-    monkeypatch.setattr(formats, "CHUNK_CHARS", 64)  # records are parsed before the end
+    monkeypatch.setattr(formats, "CHUNK_BYTES", 64)  # records are parsed before the end
     # One fragment of 150 records, well past the 64 KiB the reader sniffs at the start.
     api.config.contacts_per_day = 30
     api.config.fragment_size = 150

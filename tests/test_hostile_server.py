@@ -18,7 +18,7 @@ import pytest
 
 from fake_backstory import FakeBackstory, FakeConfig
 from tap_backstory_contacts import client as client_module
-from tap_backstory_contacts import fragments, spool
+from tap_backstory_contacts import limits, spool
 from tap_backstory_contacts.errors import TapBackstoryError
 from tap_backstory_contacts.jobs import fingerprint
 from tap_backstory_contacts.settings import Settings
@@ -109,12 +109,12 @@ def test_an_implausible_fragment_count_is_a_clear_error_naming_the_job(
 def test_a_deflate_bomb_stops_at_the_fragment_size_limit(
     api: FakeBackstory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(fragments, "MAX_FRAGMENT_BYTES", 1 << 20)
+    monkeypatch.setattr(limits, "MAX_FRAGMENT_BYTES", 1 << 20)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     api.faults.add("data", "deflate_bomb", fragment=0, decoded_bytes=8 << 20)
     with pytest.raises(
         TapBackstoryError,
-        match=r"fragment 0 of 7 .* larger than 1 MiB on disk once decoded \(deflate\)",
+        match=r"fragment 0 of 7 .* larger than 1 MiB .* on disk once decoded \(deflate\)",
     ):
         sync(one_window(api))
     assert list(tmp_path.glob(f"{spool.PREFIX}*")) == []  # the spool is gone too
