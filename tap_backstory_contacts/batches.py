@@ -25,8 +25,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import fsspec  # type: ignore[import-untyped]
 import orjson
-from upath import UPath
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -101,13 +101,12 @@ def remove_earlier_files(storage: StorageTarget, name: str) -> list[str]:
                 os.unlink(entry.path)
                 removed.append(entry.name)
     else:
-        root = UPath(storage.root, **storage.params)
-        if not root.exists():
-            return []
-        for path in root.iterdir():
-            if pattern.fullmatch(path.name):
-                path.unlink()
-                removed.append(path.name)
+        fs, root = _remote(storage)
+        for path in fs.ls(root, detail=False) if fs.isdir(root) else []:
+            filename = str(path).rstrip("/").rsplit("/", 1)[-1]
+            if pattern.fullmatch(filename):
+                fs.rm(path)
+                removed.append(filename)
     if removed:
         logger.info(
             "Removed %d batch file(s) of earlier runs from %s (batch_config.storage.root)",
@@ -152,15 +151,22 @@ def write_batches(
             return
         filename = f"{sync_id}-{number}{SUFFIX}"
         if directory is None:
-            with storage.open(filename, "wb") as raw:
+            fs, root = _remote(storage)
+            fs.makedirs(root, exist_ok=True)
+            with fs.open(f"{root}/{filename}", "wb") as raw:
                 _write_file(raw, first, records, batch_config.batch_size)
-            yield [storage.get_url(filename)]
+            yield [fs.unstrip_protocol(f"{root}/{filename}")]
         else:
             path = directory / filename
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with open(descriptor, "wb") as raw:
                 _write_file(raw, first, records, batch_config.batch_size)
             yield [path.as_uri()]
+
+
+def _remote(storage: StorageTarget) -> tuple[t.Any, str]:
+    fs, root = fsspec.core.url_to_fs(storage.root, **storage.params)
+    return fs, str(root).rstrip("/")
 
 
 def _write_file(
