@@ -26,10 +26,11 @@ from tests.singer_run import STREAM, SyncOutput, cli_command, run_until_killed, 
 FILE_NAME = "b-tap-backstory-contacts--enriched_contacts-{}-{}.json.gz"
 
 
-def _batch_config(root: Path, size: int) -> dict[str, t.Any]:
+def _batch_config(root: Path | str, size: int) -> dict[str, t.Any]:
+    """gzip JSON Lines files of ``size`` records under ``root`` (a directory or a URL)."""
     return {
         "encoding": {"format": "jsonl", "compression": "gzip"},
-        "storage": {"root": root.as_uri(), "prefix": "b-"},
+        "storage": {"root": root.as_uri() if isinstance(root, Path) else root, "prefix": "b-"},
         "batch_size": size,
     }
 
@@ -174,21 +175,17 @@ def test_a_run_removes_the_batch_files_of_earlier_runs_and_nothing_else(
 
 def test_files_of_earlier_runs_are_removed_from_remote_storage_too(api: FakeBackstory) -> None:
     root = f"memory://backstory-{uuid.uuid4().hex}/batches"
-    config = make_config(
-        api,
-        batch_config={
-            **_batch_config(Path("/unused"), 30),
-            "storage": {"root": root, "prefix": "b-"},
-        },
-    )
+    config = make_config(api, batch_config=_batch_config(root, 30))
     first = sync(config)
     second = sync(config)
 
     fs = fsspec.filesystem("memory")
     remaining = sorted(fs.unstrip_protocol(path) for path in fs.ls(root, detail=False))
+    rows = _read(_urls(second))
+    fs.rm(root, recursive=True)
     assert len(_urls(first)) == len(_urls(second)) == 2
     assert remaining == sorted(_urls(second))
-    assert len(_read(_urls(second))) == 50
+    assert len(rows) == 50
 
 
 @pytest.mark.parametrize("switch", [False, "false"])
