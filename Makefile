@@ -41,7 +41,7 @@ lint: venv
 test: lint meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
 
-# Needs PostgreSQL on 127.0.0.1:5432 for the BATCH and pipeline cases; takes about 8 minutes.
+# Needs PostgreSQL on 127.0.0.1:5432 for the pipeline case; takes about 5 minutes.
 # BENCH_ARGS picks cases or a small smoke run: make bench BENCH_ARGS="--quick --only pipeline-postgres"
 BENCH_ARGS ?=
 bench: install

@@ -17,6 +17,10 @@ from benchmarks import pipeline
 from benchmarks.cases import CASES, Context, Row
 
 RESULTS = Path(__file__).with_name("results.md")
+# pipeline-postgres measures meltano.yml as shipped (BATCH messages, tuned loader) against the
+# untuned pipe; batch-postgres compared RECORD with BATCH messages through meltano.yml back when
+# it sent RECORDs, and would now compare BATCH with BATCH.
+SUPERSEDED = ("batch-postgres",)
 
 
 def main() -> int:
@@ -29,7 +33,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         context = Context(Path(scratch), quick=args.quick)
         for name, case in {**CASES, **pipeline.CASES}.items():
-            if args.only and name not in args.only:
+            if name in SUPERSEDED or (args.only and name not in args.only):
                 continue
             print(f"running {name} ...", file=sys.stderr, flush=True)
             rows += case(context)
