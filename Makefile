@@ -41,6 +41,8 @@ lint: venv
 test: lint meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
 
-# Needs PostgreSQL on 127.0.0.1:5432 for the BATCH case; takes about 5 minutes.
+# Needs PostgreSQL on 127.0.0.1:5432 for the pipeline case; takes about 5 minutes.
+# BENCH_ARGS picks cases or a small smoke run: make bench BENCH_ARGS="--quick --only pipeline-postgres"
+BENCH_ARGS ?=
 bench: install
-	$(VENV)/bin/python -m benchmarks
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)

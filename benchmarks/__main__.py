@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import pipeline
 from benchmarks.cases import CASES, Context, Row
 
 RESULTS = Path(__file__).with_name("results.md")
@@ -27,7 +28,7 @@ def main() -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
         context = Context(Path(scratch), quick=args.quick)
-        for name, case in CASES.items():
+        for name, case in {**CASES, **pipeline.CASES}.items():
             if args.only and name not in args.only:
                 continue
             print(f"running {name} ...", file=sys.stderr, flush=True)

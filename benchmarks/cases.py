@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
-import shutil
 import statistics
 import subprocess
 import typing as t
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,79 +267,6 @@ def pipelined_jobs(context: Context) -> list[Row]:
     ]
 
 
-def batch_into_postgres(context: Context) -> list[Row]:
-    """Target 5: meltano run into PostgreSQL >= 2x faster with BATCH than RECORD messages."""
-    if not MELTANO.exists():
-        return [Row("BATCH into postgres", "skipped: run `make install` first", 0, 0, 0)]
-    days, per_day = (10, 2000) if context.quick else (100, 2000)
-    records = days * per_day
-    project = context.scratch / "meltano"
-    shutil.copytree(ROOT / ".meltano", project / ".meltano", symlinks=True)
-    shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
-    _pin_pip_url(project / "meltano.yml")
-    rows = []
-    with FakeApi(contacts_per_day=per_day, fragment_size=20_000) as api:
-        seconds = {}
-        for variant, batch in (("RECORD messages", None), ("BATCH messages", True)):
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            env = {
-                "MELTANO_DATABASE_URI": f"sqlite:///{project}/.meltano/bench-{schema}.db",
-                "TAP_BACKSTORY_CONTACTS_API_URL": api.url,
-                "TAP_BACKSTORY_CONTACTS_CLIENT_ID": "test-client",
-                "TAP_BACKSTORY_CONTACTS_CLIENT_SECRET": "test-secret",
-                "TAP_BACKSTORY_CONTACTS_START_DATE": "2025-01-01",
-                "TAP_BACKSTORY_CONTACTS_END_DATE": _day(days),
-                "TAP_BACKSTORY_CONTACTS_WINDOW_DAYS": str(days),
-                "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
-                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-                "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
-            }
-            if batch:
-                storage = (context.scratch / "batches").as_uri()
-                env["TAP_BACKSTORY_CONTACTS_BATCH_CONFIG"] = (
-                    '{"encoding": {"format": "jsonl", "compression": "gzip"}, '
-                    f'"storage": {{"root": "{storage}"}}, "batch_size": 50000}}'
-                )
-            command = [
-                str(MELTANO),
-                "--cwd",
-                str(project),
-                "run",
-                "tap-backstory-contacts",
-                "target-postgres",
-            ]
-            try:
-                run = measure(command, env=env)
-                loaded = _psql(f"select count(*) from {schema}.enriched_contacts")  # noqa: S608 (our own random schema name)
-            finally:
-                _psql(f"drop schema if exists {schema} cascade")
-            if int(loaded) != records:
-                raise RuntimeError(f"{variant}: {loaded} rows loaded, expected {records}")
-            seconds[variant] = run.seconds
-            rows.append(
-                Row(
-                    "BATCH into postgres",
-                    f"meltano run, {variant}",
-                    records,
-                    run.seconds,
-                    run.peak_rss_mb,
-                )
-            )
-    speedup = seconds["RECORD messages"] / seconds["BATCH messages"]
-    rows[-1].ratio = speedup
-    rows[-1].target = ">= 2x faster than RECORD"
-    rows[-1].met = speedup >= 2
-    rows[-1].ratio_label = "x"
-    return rows
-
-
-def _pin_pip_url(meltano_yml: Path) -> None:
-    text = meltano_yml.read_text(encoding="utf-8")
-    meltano_yml.write_text(
-        text.replace("pip_url: -e .\n", f"pip_url: -e {ROOT}\n"), encoding="utf-8"
-    )
-
-
 def _psql(sql: str) -> str:
     done = subprocess.run(  # noqa: S603
         ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tAc", sql],  # noqa: S607
@@ -364,5 +288,4 @@ CASES: dict[str, t.Callable[[Context], list[Row]]] = {
     "memory": memory,
     "parallel-fragments": parallel_fragments,
     "pipelined-jobs": pipelined_jobs,
-    "batch-postgres": batch_into_postgres,
 }

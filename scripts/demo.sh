@@ -33,6 +33,9 @@ export TAP_BACKSTORY_CONTACTS_CLIENT_SECRET=test-secret
 export TAP_BACKSTORY_CONTACTS_START_DATE=$start
 # The fake's jobs complete on their first poll: poll every second, not every 5 s.
 export TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS=1
+# meltano.yml has the tap send BATCH messages (for target-postgres); target-jsonl cannot read
+# them, so this run sends RECORD messages (docs/batch-files.md).
+export TAP_BACKSTORY_CONTACTS_BATCH_CONFIG='{"enabled": false}'
 "$meltano" run tap-backstory-contacts target-jsonl
 
 count=$(wc -l < output/enriched_contacts.jsonl)

@@ -15,7 +15,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
 from tap_backstory_contacts import clock, schemas
-from tap_backstory_contacts.batches import can_write, write_batches
+from tap_backstory_contacts.batches import can_write, enabled, without_switch, write_batches
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.export import ContactsExport
@@ -91,6 +91,15 @@ class EnrichedContactsStream(Stream):
             client.close()
             with contextlib.suppress(OSError):
                 flush_pending_records()
+
+    @override
+    def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
+        """The SDK's batch config, or None (RECORD messages) when absent or turned off
+        with ``"enabled": false`` (e.g. for target-jsonl, which cannot read BATCH)."""
+        raw = config.get("batch_config")
+        if not enabled(raw):
+            return None
+        return super().get_batch_config({"batch_config": without_switch(raw)})
 
     @override
     def get_batches(

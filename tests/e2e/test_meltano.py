@@ -11,7 +11,9 @@ import copy
 import json
 import os
 import shutil
+import stat
 import subprocess
+import sys
 import typing as t
 import uuid
 from collections.abc import Iterator
@@ -46,6 +48,8 @@ KINDS = {
 # SDK settings Meltano supplies itself for the stream-maps and schema-flattening capabilities.
 CAPABILITY_SETTINGS = ("stream_map", "faker_config", "flattening_")
 PSQL = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-tA"]
+# What `make demo` and docs/batch-files.md use for target-jsonl, which cannot read BATCH.
+RECORDS_ONLY = '{"enabled": false}'
 
 
 def unavailable(reason: str) -> t.NoReturn:
@@ -173,6 +177,8 @@ def test_jsonl_receives_every_contact_once(
     api.config.data_last_day = yesterday().isoformat()
     env = tap_env(api, tmp_path, start, end)
     env["TARGET_JSONL_DESTINATION_PATH"] = str(tmp_path / "output")
+    env["TAP_BACKSTORY_CONTACTS_BATCH_CONFIG"] = RECORDS_ONLY
+    batch_files_before = batch_files(meltano)
 
     meltano.run("run", TAP, "target-jsonl", env=env)
 
@@ -181,17 +187,39 @@ def test_jsonl_receives_every_contact_once(
     assert len(keys) == len(api.expected_records(start.isoformat(), end.isoformat())) > 0
     assert len(set(keys)) == len(keys)
     assert meltano.bookmark(f"dev:{TAP}-to-target-jsonl", env) == end.isoformat()
+    assert batch_files(meltano) == batch_files_before
+
+
+def batch_files(meltano: Meltano) -> list[Path]:
+    """The files in the BATCH directory meltano.yml ships (under the project's .meltano/)."""
+    directory = batch_directory(meltano)
+    return sorted(directory.iterdir()) if directory.exists() else []
+
+
+def batch_directory(meltano: Meltano) -> Path:
+    """Where the shipped meltano.yml has the tap write BATCH files."""
+    return meltano.root / ".meltano" / "batches" / TAP
+
+
+def mode(path: Path) -> int:
+    """Permission bits of ``path``."""
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 @pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """A schema name unique to this test, dropped afterwards."""
+def postgres() -> None:
+    """PostgreSQL at 127.0.0.1:5432, or a skip (a failure under CI=true)."""
     if shutil.which("psql") is None:
         unavailable("psql is not installed")
     try:
         psql("select 1")
     except subprocess.CalledProcessError as exc:
         unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc.stderr.strip()}")
+
+
+@pytest.fixture
+def postgres_schema(postgres: None) -> Iterator[str]:
+    """A schema name unique to this test, dropped afterwards."""
     schema = f"backstory_e2e_{uuid.uuid4().hex[:10]}"
     yield schema
     psql(f"drop schema if exists {schema} cascade")
@@ -217,6 +245,62 @@ def row_counts(table: str) -> tuple[int, int]:
     return int(rows), int(keys)
 
 
+def postgres_env(
+    api: FakeBackstory, tmp_path: Path, start: date, end: date, schema: str
+) -> dict[str, str]:
+    """``tap_env`` plus the target's schema and password."""
+    return {
+        **tap_env(api, tmp_path, start, end),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        # target-postgres 0.8.1 requires a password even where the server trusts local clients.
+        "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
+    }
+
+
+def test_shipped_pipeline_loads_batch_files_once_and_updates_re_extracted_rows(
+    meltano: Meltano, api: FakeBackstory, postgres_schema: str, tmp_path: Path
+) -> None:
+    """As shipped: BATCH files (owner-only, removed by the next run) into a tuned loader; one
+    row per contact, an immediate second run adds none, a re-extracted window updates rows."""
+    last = yesterday() - timedelta(days=2)
+    start = last - timedelta(days=6)
+    api.config.data_last_day = last.isoformat()
+    env = postgres_env(api, tmp_path, start, last, postgres_schema)
+    table = f"{postgres_schema}.{STREAM}"
+    loader = json.loads(meltano.run("config", "print", "target-postgres", env=env))
+    assert (loader["use_copy"], loader["validate_records"], loader["batch_size_rows"]) == (
+        True,
+        False,
+        100000,
+    )
+
+    meltano.run("run", TAP, "target-postgres", env=env)
+    expected = len(api.expected_records(start.isoformat(), last.isoformat()))
+    assert row_counts(table) == (expected, expected)
+    assert expected > 0
+    files = batch_files(meltano)
+    assert files, "the shipped meltano.yml sends BATCH messages"
+    assert [mode(path) for path in files] == [0o600] * len(files)
+    assert mode(batch_directory(meltano)) == 0o700
+
+    jobs = len(api.created_jobs())
+    meltano.run("run", TAP, "target-postgres", env=env)
+    assert row_counts(table) == (expected, expected)
+    assert len(api.created_jobs()) == jobs
+    assert batch_files(meltano) == [], "the second run removed the first run's files"
+
+    env["TAP_BACKSTORY_CONTACTS_LOOKBACK_DAYS"] = "2"
+    meltano.run("run", TAP, "target-postgres", env=env)
+    (job,) = api.created_jobs()[jobs:]
+    assert (job.params["start_date"], job.params["end_date"]) == (
+        (last - timedelta(days=1)).isoformat(),
+        last.isoformat(),
+    )
+    assert row_counts(table) == (expected, expected)
+    updated = psql(f"select count(*) from {table} where export_job_id = '{job.job_id}'")  # noqa: S608
+    assert int(updated) == len(api.expected_records(job.params["start_date"], last.isoformat()))
+
+
 def test_postgres_second_run_is_incremental(
     meltano: Meltano, api: FakeBackstory, postgres_schema: str, tmp_path: Path
 ) -> None:
@@ -224,10 +308,7 @@ def test_postgres_second_run_is_incremental(
     last = yesterday() - timedelta(days=2)
     start, new_day = last - timedelta(days=6), last + timedelta(days=1)
     api.config.data_last_day = last.isoformat()
-    env = tap_env(api, tmp_path, start, last)
-    env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = postgres_schema
-    # target-postgres 0.8.1 requires a password even where the server trusts local connections.
-    env["TARGET_POSTGRES_PASSWORD"] = os.environ.get("PGPASSWORD", "postgres")
+    env = postgres_env(api, tmp_path, start, last, postgres_schema)
     table = f"{postgres_schema}.{STREAM}"
     state_id = f"dev:{TAP}-to-target-postgres"
 
@@ -252,3 +333,26 @@ def test_postgres_second_run_is_incremental(
     assert expected > 0
     assert row_counts(table) == (expected, expected)
     assert meltano.bookmark(state_id, env) == new_day.isoformat()
+
+
+@pytest.mark.usefixtures("postgres")
+def test_quick_pipeline_benchmark_runs_on_the_installed_project(meltano: Meltano) -> None:
+    """`make bench`'s end-to-end case still runs (its figures are judged there, not here)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "pipeline-postgres"],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "BENCH_MELTANO_PROJECT": str(meltano.root),
+            "MELTANO_BIN": meltano.executable,
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| pipeline into")]
+    assert [row.split("|")[3].strip() for row in rows] == ["2,000", "2,000", "0", "2,000"]
+    assert "meltano run as shipped" in rows[1]
+    assert "psql \\copy" in rows[3]
