@@ -12,6 +12,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from typing_extensions import override
 
 from tap_backstory_contacts import clock, schemas
 from tap_backstory_contacts.batches import can_write, write_batches
@@ -21,7 +22,7 @@ from tap_backstory_contacts.export import ContactsExport, ExportSettings
 from tap_backstory_contacts.ledger import Ledger
 from tap_backstory_contacts.output import flush_pending_records
 from tap_backstory_contacts.records import RecordShaper
-from tap_backstory_contacts.settings import parse_date
+from tap_backstory_contacts.settings import parse_date, parse_setting_date
 from tap_backstory_contacts.windows import Window, last_complete_day, split, sync_range
 
 if t.TYPE_CHECKING:
@@ -45,6 +46,25 @@ class EnrichedContactsStream(Stream):
     # pass (over half of its per-record time) is skipped.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    @override
+    def apply_catalog(self, catalog: singer.Catalog) -> None:
+        """The catalog's selection and schema; a FULL_TABLE request runs as INCREMENTAL, with
+        a warning.
+
+        Re-exporting every day since start_date on every run would occupy the org's job
+        slots for hours; a full re-extraction is a run without state (``--full-refresh``).
+        """
+        super().apply_catalog(catalog)
+        if self.forced_replication_method not in (None, REPLICATION_INCREMENTAL):
+            self.logger.warning(
+                "Stream '%s': the catalog asks for replication method %s, which this tap does "
+                "not support; running INCREMENTAL from the bookmark instead. To extract again "
+                "from start_date, run without state (`meltano run --full-refresh ...`).",
+                self.name,
+                self.forced_replication_method,
+            )
+            self.forced_replication_method = REPLICATION_INCREMENTAL
+
     def get_records(self, context: Context | None) -> Iterable[Record]:
         """Records of every window from the bookmark (or start_date) to yesterday."""
         state = self.get_context_state(context)
@@ -52,9 +72,10 @@ class EnrichedContactsStream(Stream):
             self._emit_state, batch_mode=self.get_batch_config(self.config) is not None
         )
         today = clock.utc_today()
-        end_date = _optional_date(self.config.get("end_date"))
+        end_setting = self.config.get("end_date")
+        end_date = parse_setting_date(end_setting) if end_setting else None
         days = sync_range(
-            start_date=parse_date(self.config["start_date"]),
+            start_date=parse_setting_date(self.config["start_date"]),
             end_date=end_date,
             bookmark=self._bookmark(state),
             lookback_days=int(self.config.get("lookback_days", 0)),

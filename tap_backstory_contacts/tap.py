@@ -7,6 +7,11 @@ import typing as t
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TapCapabilities,
+)
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
@@ -26,6 +31,18 @@ class TapBackstoryContacts(Tap):
     name = "tap-backstory-contacts"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = StateFlushingWriter
+    # The SDK's list minus activate-version: the stream runs INCREMENTAL only and never
+    # sends ACTIVATE_VERSION (see EnrichedContactsStream.apply_catalog).
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.BATCH,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
