@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import functools
 import typing as t
+from importlib import resources
 
 import singer_sdk.singerlib as singer
 from singer_sdk import Stream
@@ -14,7 +15,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
-from tap_backstory_contacts import clock, schemas
+from tap_backstory_contacts import clock
 from tap_backstory_contacts.batches import can_write, write_batches
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
@@ -41,7 +42,8 @@ class EnrichedContactsStream(Stream):
     primary_keys: t.ClassVar[list[str]] = ["contact_key"]
     replication_key = REPLICATION_KEY
     is_sorted = True
-    schema = StreamSchema(SchemaDirectory(schemas))
+    # schemas/ at the top of the repository, installed as this package (pyproject.toml).
+    schema = StreamSchema(SchemaDirectory(resources.files("tap_backstory_contacts.schemas")))
     # Records leave RecordShaper already exact to the schema, so the SDK's conformance
     # pass (over half of its per-record time) is skipped.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
