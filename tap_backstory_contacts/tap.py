@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import typing as t
 
 import click
@@ -16,6 +18,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_backstory_contacts.connection import check_connection
+from tap_backstory_contacts.envconfig import config_from_environment
 from tap_backstory_contacts.errors import TapBackstoryError
 from tap_backstory_contacts.output import StateFlushingWriter
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
@@ -76,11 +79,13 @@ class TapBackstoryContacts(Tap):
                 super().cb_test(ctx, param, value)
                 return
             config_input = ctx.params.get("config")
-            tap = cls(
-                config=dict(getattr(config_input, "config", {})),
-                parse_env_config=bool(getattr(config_input, "parse_env", False)),
-                validate_config=True,
-            )
+            config = dict(getattr(config_input, "config", {}))
+            if getattr(config_input, "parse_env", False):
+                # Meltano's `test` command passes the settings only as environment variables.
+                schema = copy.deepcopy(cls.config_jsonschema)
+                cls.append_builtin_config(schema)
+                config.update(config_from_environment(schema, os.environ))
+            tap = cls(config=config, validate_config=True)
             message = check_connection(tap.config)
         except ConfigValidationError as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 (the message says it all; no traceback)
