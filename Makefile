@@ -35,7 +35,7 @@ demo:
 lint: venv
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
-	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks
+	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks scripts
 
 # The e2e tests install meltano.yml's plugins into a temporary copy of the project.
 test: lint meltano-venv
