@@ -18,9 +18,9 @@ $(VENV)/.installed: pyproject.toml
 
 # Meltano lives in its own venv: its pins may clash with the tap's.
 meltano-venv: $(MELTANO_VENV)/.installed
-$(MELTANO_VENV)/.installed:
+$(MELTANO_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(MELTANO_VENV)
-	$(MELTANO_VENV)/bin/pip install --quiet 'meltano>=4.4,<5'
+	$(MELTANO_VENV)/bin/pip install --quiet 'meltano[postgres]>=4.4,<5'
 	touch $@
 
 # Both venvs plus the plugins of meltano.yml (into .meltano/).
