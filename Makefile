@@ -1,5 +1,6 @@
 # Developer commands. Each target installs what it needs on first use; stamp files keep re-runs fast.
-#   make test     lint + all tests (the README's test command; .ci/run runs it)
+#   make test     lint + all tests, also on Python 3.12/3.13 and the newest singer-sdk
+#                 (the README's test command; .ci/run runs it)
 #   make demo     sync ~30 days from a local fake Backstory API into output/enriched_contacts.jsonl
 #   make bench    every benchmark case; prints ratios and writes benchmarks/results.md
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv install demo lint test bench
+.PHONY: venv meltano-venv install demo lint test suite bench
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -35,11 +36,20 @@ demo:
 lint: venv
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
-	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks scripts
+	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks scripts noxfile.py
 
-# The e2e tests install meltano.yml's plugins into a temporary copy of the project.
+# The whole suite on .venv's Python (3.11; the e2e tests install meltano.yml's plugins into a
+# temporary copy of the project), and in parallel the unit and behaviour tests on Python 3.12
+# and 3.13 and on the newest singer-sdk allowed (noxfile.py; the tests mostly wait on I/O).
+NOX_SESSIONS := tests-3.12 tests-3.13 sdk_latest
 test: lint meltano-venv
+	$(MAKE) --no-print-directory -j4 --output-sync=target suite $(addprefix nox-,$(NOX_SESSIONS))
+
+suite: venv meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
+
+nox-%: venv
+	$(VENV)/bin/nox --session $*
 
 # Needs PostgreSQL on 127.0.0.1:5432 for the BATCH case; takes about 5 minutes.
 bench: install
