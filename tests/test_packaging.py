@@ -8,6 +8,7 @@ import email.parser
 import email.policy
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = "tap_backstory_contacts"
 SCHEMA = "enriched_contacts.json"
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+# Local folders that are not part of the source (venvs, caches, build output).
+NOT_SOURCE = (".*", "build", "dist", "output", "*.egg-info", "__pycache__")
 
 
 class Built(t.NamedTuple):
@@ -40,8 +43,12 @@ class Built(t.NamedTuple):
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """Build both distributions once, as `python -m build` does (isolated, backend from PyPI)."""
     out = tmp_path_factory.mktemp("dist")
+    # From a copy: building writes build/ and *.egg-info into the source folder, which the
+    # nox sessions of `make test` install from at the same time.
+    source = tmp_path_factory.mktemp("source") / "tap-backstory-contacts"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
         check=True,
         capture_output=True,
         timeout=600,
