@@ -41,7 +41,8 @@ lint: venv
 # The whole suite on .venv's Python (3.11; the e2e tests install meltano.yml's plugins into a
 # temporary copy of the project), and in parallel the unit and behaviour tests on Python 3.12
 # and 3.13 and on the newest singer-sdk allowed (noxfile.py; the tests mostly wait on I/O).
-NOX_SESSIONS := tests-3.12 tests-3.13 sdk_latest
+# `make test NOX_SESSIONS=` runs the suite alone.
+NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest
 test: lint meltano-venv
 	$(MAKE) --no-print-directory -j4 --output-sync=target suite $(addprefix nox-,$(NOX_SESSIONS))
 
