@@ -1,7 +1,7 @@
 """Unit and behaviour tests on each supported Python, and on the newest singer-sdk allowed.
 
-`make test` runs the whole suite (end to end too) in .venv on Python 3.11 and, in parallel, the
-sessions tests-3.12, tests-3.13 and sdk_latest. Sessions skip the end-to-end, packaging and
+`make test` runs the whole suite (end to end too) in .venv on Python 3.11 and, alongside it, the
+sessions tests-3.12, tests-3.13 and sdk_latest one after the other. Sessions skip the end-to-end, packaging and
 benchmark tests, which do not depend on the interpreter and take most of the time.
 
     .venv/bin/nox -l          # the sessions
@@ -81,7 +81,7 @@ def lowest_sdk() -> str:
 
 def run_tests(session: nox.Session) -> None:
     ignores = [f"--ignore={path}" for path in SKIPPED]
-    # A temporary folder of its own: `make test` runs sessions in parallel.
+    # A temporary folder of its own: `make test` runs the main suite at the same time.
     basetemp = f"--basetemp={session.create_tmp()}/pytest"
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", basetemp, *ignores)
 
