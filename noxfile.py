@@ -1,8 +1,9 @@
 """Unit and behaviour tests on each supported Python, and on the newest singer-sdk allowed.
 
 `make test` runs the whole suite (end to end too) in .venv on Python 3.11 and, alongside it, the
-sessions tests-3.12, tests-3.13 and sdk_latest one after the other. Sessions skip the end-to-end, packaging and
-benchmark tests, which do not depend on the interpreter and take most of the time.
+sessions tests-3.12, tests-3.13 and sdk_latest one after the other. Sessions skip the
+end-to-end, packaging and benchmark tests, which do not depend on the interpreter and take most
+of the time.
 
     .venv/bin/nox -l          # the sessions
     .venv/bin/nox -s tests-3.13
