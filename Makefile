@@ -1,5 +1,6 @@
 # Developer commands. Each target installs what it needs on first use; stamp files keep re-runs fast.
-#   make test     lint + all tests (the README's test command; .ci/run runs it)
+#   make test     lint + all tests, also on Python 3.12/3.13 and the newest singer-sdk
+#                 (the README's test command; .ci/run runs it)
 #   make demo     sync ~30 days from a local fake Backstory API into output/enriched_contacts.jsonl
 #   make bench    every benchmark case; prints ratios and writes benchmarks/results.md
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv install demo lint test bench
+.PHONY: venv meltano-venv install demo lint test suite nox bench
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -18,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 
 # Meltano lives in its own venv: its pins may clash with the tap's.
 meltano-venv: $(MELTANO_VENV)/.installed
-$(MELTANO_VENV)/.installed:
+$(MELTANO_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(MELTANO_VENV)
-	$(MELTANO_VENV)/bin/pip install --quiet 'meltano>=4.4,<5'
+	$(MELTANO_VENV)/bin/pip install --quiet 'meltano[postgres]>=4.4,<5'
 	touch $@
 
 # Both venvs plus the plugins of meltano.yml (into .meltano/).
@@ -35,11 +36,22 @@ demo:
 lint: venv
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
-	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks
+	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory benchmarks scripts noxfile.py
 
-# The e2e tests install meltano.yml's plugins into a temporary copy of the project.
+# The whole suite on .venv's Python (3.11; the e2e tests install meltano.yml's plugins into a
+# temporary copy of the project) and, alongside it, the unit and behaviour tests on Python 3.12
+# and 3.13 and on the newest singer-sdk allowed (noxfile.py), one session after the other: two
+# processes for CI's two cores (more made timing-sensitive tests flaky under load).
+# `make test NOX_SESSIONS=` runs the suite alone.
+NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest
 test: lint meltano-venv
+	$(MAKE) --no-print-directory -j2 --output-sync=target suite $(if $(NOX_SESSIONS),nox)
+
+suite: venv meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
+
+nox: venv
+	$(VENV)/bin/nox --session $(NOX_SESSIONS)
 
 # Needs PostgreSQL on 127.0.0.1:5432 for the pipeline case; takes about 5 minutes.
 # BENCH_ARGS picks cases or a small smoke run: make bench BENCH_ARGS="--quick --only pipeline-postgres"

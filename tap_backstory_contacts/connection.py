@@ -8,7 +8,6 @@ from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.errors import ApiError
 from tap_backstory_contacts.jobs import job_path
 from tap_backstory_contacts.retry import RetryPolicy
-from tap_backstory_contacts.settings import Settings
 
 # A job id that cannot exist: the API answers 404 (or 400) to an authorised caller
 # and 401/403 to one whose key it refuses, and no export job is created.
@@ -16,9 +15,17 @@ PROBE_JOB_ID = "connection-test"
 
 
 def check_connection(config: t.Mapping[str, t.Any]) -> str:
-    """Fetch a token and make one authorised call; return what was verified."""
-    settings = Settings.from_config(config)
-    client = BackstoryClient.from_settings(settings, RetryPolicy(max_tries=3, max_seconds=60))
+    """Fetch a token and make one authorised call; return what was verified.
+
+    Only the connection settings are read: under ``meltano test`` the date settings arrive
+    unconverted ('90 days ago'), and the check does not need them.
+    """
+    client = BackstoryClient(
+        api_url=config["api_url"],
+        client_id=config["client_id"],
+        client_secret=config["client_secret"],
+        policy=RetryPolicy(max_tries=3, max_seconds=60),
+    )
     try:
         client.auth.token()
         try:
@@ -31,6 +38,6 @@ def check_connection(config: t.Mapping[str, t.Any]) -> str:
     finally:
         client.close()
     return (
-        f"client_id '{settings.client_id}' got a token and may call the Enriched Contacts "
+        f"client_id '{config['client_id']}' got a token and may call the Enriched Contacts "
         f"export API at {client.api_url}"
     )

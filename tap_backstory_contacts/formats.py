@@ -15,7 +15,7 @@ import typing as t
 
 import orjson
 
-from tap_backstory_contacts import limits, schemas
+from tap_backstory_contacts import limits
 from tap_backstory_contacts.errors import DataFormatError, UnreadableDataError
 from tap_backstory_contacts.jsonscan import (
     DAMAGED,
@@ -38,7 +38,11 @@ CHUNK_BYTES = 1 << 20
 @functools.cache
 def schema_fields() -> frozenset[str]:
     """The record fields of the stream's schema (how a JSON Lines record is recognised)."""
-    text = importlib.resources.files(schemas).joinpath("enriched_contacts.json").read_text()
+    text = (
+        importlib.resources.files("tap_backstory_contacts.schemas")
+        .joinpath("enriched_contacts.json")
+        .read_text()
+    )
     return frozenset(json.loads(text)["properties"])
 
 

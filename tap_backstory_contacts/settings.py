@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import typing as t
 import urllib.parse
 from dataclasses import dataclass
@@ -46,15 +47,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.DateType(),
         required=True,
         title="Start Date",
-        description="First UTC day (YYYY-MM-DD) to extract on a first run, when no bookmark "
-        "exists yet.",
+        description="First UTC day to extract on a first run, when no bookmark exists yet: "
+        "YYYY-MM-DD, or an ISO 8601 date-time (no zone means UTC; a zone converts to its "
+        "UTC day), so Meltano values such as '90 days ago' work.",
     ),
     th.Property(
         "end_date",
         th.DateType(),
         title="End Date",
-        description="Last UTC day (YYYY-MM-DD) to extract. Default: yesterday, the last "
-        "complete UTC day; later dates are capped to yesterday.",
+        description="Last UTC day to extract, in the same forms as start_date. Default: "
+        "yesterday, the last complete UTC day; later dates are capped to yesterday.",
     ),
     th.Property(
         "lookback_days",
@@ -182,8 +184,17 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+# ISO 8601 date-times as Meltano (`date_iso8601` settings) and SDK taps write them:
+# date, 'T' or space, hh:mm[:ss[.fraction]], optional 'Z' or +hh:mm offset.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?",
+    re.IGNORECASE,
+)
+
+
 def parse_date(value: str) -> datetime.date:
-    """A ``YYYY-MM-DD`` date; raises ``ValueError`` for anything else."""
+    """A ``YYYY-MM-DD`` date (the form of bookmarks and ledger windows in state); raises
+    ``ValueError`` for anything else."""
     if len(value) != 10:
         raise ValueError(value)
     return datetime.date.fromisoformat(value)
@@ -201,6 +212,25 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def parse_setting_date(value: str) -> datetime.date:
+    """The UTC day of a ``start_date``/``end_date`` setting: ``YYYY-MM-DD`` or an ISO 8601
+    date-time (no zone means UTC); raises ``ValueError`` for anything else."""
+    problem = ValueError(f"not a date or an ISO 8601 date-time: {value!r}")
+    if len(value) != 10 and not _DATE_TIME.fullmatch(value):
+        raise problem
+    # fromisoformat takes at most 6 fraction digits; finer ones cannot change the day.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value).upper().replace("Z", "+00:00")
+    try:
+        if len(value) == 10:
+            return parse_date(value)
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise problem from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC)
+    return moment.date()
+
+
 def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Problems the JSON schema cannot express: date forms and order, URL, interval order."""
     errors = []
@@ -210,9 +240,12 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         if value is None:
             continue
         try:
-            dates[name] = parse_date(str(value))
+            dates[name] = parse_setting_date(str(value))
         except ValueError:
-            errors.append(f"{name}: {value!r} is not a date in YYYY-MM-DD form")
+            errors.append(
+                f"{name}: {value!r} is not a date in YYYY-MM-DD form or an ISO 8601 "
+                "date-time (e.g. 2026-01-01 or 2026-01-01T00:00:00Z)"
+            )
     if "start_date" in dates and "end_date" in dates and dates["end_date"] < dates["start_date"]:
         errors.append(f"end_date: {dates['end_date']} is before start_date {dates['start_date']}")
     api_url = config.get("api_url")
@@ -276,8 +309,8 @@ class Settings:
             client_id=config["client_id"],
             client_secret=config["client_secret"],
             api_url=config["api_url"],
-            start_date=parse_date(config["start_date"]),
-            end_date=parse_date(end_date) if end_date else None,
+            start_date=parse_setting_date(config["start_date"]),
+            end_date=parse_setting_date(end_date) if end_date else None,
             lookback_days=config["lookback_days"],
             include_historical=config["include_historical"],
             include_existing=config["include_existing"],

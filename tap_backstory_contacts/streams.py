@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import functools
 import typing as t
+from importlib import resources
 
 import singer_sdk.singerlib as singer
 from singer_sdk import Stream
@@ -14,7 +15,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
-from tap_backstory_contacts import clock, schemas
+from tap_backstory_contacts import clock
 from tap_backstory_contacts.batches import can_write, enabled, without_switch, write_batches
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
@@ -40,10 +41,30 @@ class EnrichedContactsStream(Stream):
     primary_keys: t.ClassVar[list[str]] = ["contact_key"]
     replication_key = REPLICATION_KEY
     is_sorted = True
-    schema = StreamSchema(SchemaDirectory(schemas))
+    # schemas/ at the top of the repository, installed as this package (pyproject.toml).
+    schema = StreamSchema(SchemaDirectory(resources.files("tap_backstory_contacts.schemas")))
     # Records leave RecordShaper already exact to the schema, so the SDK's conformance
     # pass (over half of its per-record time) is skipped.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    @override
+    def apply_catalog(self, catalog: singer.Catalog) -> None:
+        """The catalog's selection and schema; a FULL_TABLE request runs as INCREMENTAL, with
+        a warning.
+
+        Re-exporting every day since start_date on every run would occupy the org's job
+        slots for hours; a full re-extraction is a run without state (``--full-refresh``).
+        """
+        super().apply_catalog(catalog)
+        if self.forced_replication_method not in (None, REPLICATION_INCREMENTAL):
+            self.logger.warning(
+                "Stream '%s': the catalog asks for replication method %s, which this tap does "
+                "not support; running INCREMENTAL from the bookmark instead. To extract again "
+                "from start_date, run without state (`meltano run --full-refresh ...`).",
+                self.name,
+                self.forced_replication_method,
+            )
+            self.forced_replication_method = REPLICATION_INCREMENTAL
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:

@@ -1,0 +1,117 @@
+"""Unit and behaviour tests on each supported Python, and on the newest singer-sdk allowed.
+
+`make test` runs the whole suite (end to end too) in .venv on Python 3.11 and, alongside it, the
+sessions tests-3.12, tests-3.13 and sdk_latest one after the other. Sessions skip the
+end-to-end, packaging and benchmark tests, which do not depend on the interpreter and take most
+of the time.
+
+    .venv/bin/nox -l          # the sessions
+    .venv/bin/nox -s tests-3.13
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import nox
+
+PYTHONS = ("3.11", "3.12", "3.13")
+ROOT = Path(__file__).resolve().parent
+SKIPPED = ("tests/e2e", "tests/test_packaging.py", "tests/test_benchmarks.py")
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests-3.12", "tests-3.13", "sdk_latest"]
+
+
+def pyenv_root() -> Path | None:
+    """pyenv's root (PYENV_ROOT, `pyenv root`, or ~/.pyenv), if pyenv is there."""
+    if root := os.environ.get("PYENV_ROOT"):
+        return Path(root)
+    if pyenv := shutil.which("pyenv"):
+        done = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)  # noqa: S603 (pyenv from PATH)
+        if done.returncode == 0 and done.stdout.strip():
+            return Path(done.stdout.strip())
+    home = Path.home() / ".pyenv"
+    return home if home.is_dir() else None
+
+
+def version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", path.parent.parent.name))
+
+
+def put_pyenv_interpreters_on_path() -> None:
+    """Put the newest installed pyenv patch release of each Python first on PATH, ahead of
+    pyenv's shims (which answer only for the versions pyenv has selected)."""
+    root = pyenv_root()
+    if root is None:
+        return
+    found = []
+    for version in PYTHONS:
+        candidates = [
+            path
+            for path in (root / "versions").glob(f"{version}.*/bin/python{version}")
+            if re.fullmatch(rf"{re.escape(version)}\.\d+", path.parent.parent.name)
+        ]
+        if candidates:
+            found.append(str(max(candidates, key=version_key).parent))
+    os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
+
+
+def sdk_requirement() -> str:
+    """The singer-sdk requirement of pyproject.toml's dependencies."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (requirement,) = (d for d in project["dependencies"] if d.startswith("singer-sdk"))
+    return str(requirement)
+
+
+def lowest_sdk() -> str:
+    """singer-sdk pinned to pyproject's lower bound, the version the project was tested on."""
+    requirement = sdk_requirement()
+    match = re.search(r">=\s*([\w.]+)", requirement)
+    if match is None:
+        raise ValueError(f"no lower bound in {requirement!r}")
+    name = requirement.split(">=")[0].strip()
+    return f"{name}=={match.group(1)}"
+
+
+def run_tests(session: nox.Session) -> None:
+    ignores = [f"--ignore={path}" for path in SKIPPED]
+    # A temporary folder of its own: `make test` runs the main suite at the same time.
+    basetemp = f"--basetemp={session.create_tmp()}/pytest"
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", basetemp, *ignores)
+
+
+put_pyenv_interpreters_on_path()
+
+
+@nox.session(python=list(PYTHONS))
+def tests(session: nox.Session) -> None:
+    """Unit and behaviour tests with singer-sdk at pyproject's lower bound."""
+    session.install("-e", ".[dev]", lowest_sdk())
+    run_tests(session)
+
+
+@nox.session(python=PYTHONS[-1])
+def sdk_latest(session: nox.Session) -> None:
+    """The same tests on the newest singer-sdk pyproject allows: the stream overrides SDK
+    internals, so a new SDK release must show up here before users meet it."""
+    session.install("-e", ".[dev]")
+    session.install("--upgrade", sdk_requirement())
+    version = session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m; print(m.version('singer-sdk'))",
+        silent=True,
+    )
+    newest = str(version).strip()
+    if lowest_sdk().endswith(f"=={newest}"):
+        # The tests-* sessions ran exactly this singer-sdk; running them again proves nothing.
+        session.skip(f"the newest singer-sdk allowed is {newest}, the lower bound tests-* ran")
+    session.log(f"singer-sdk {newest}")
+    run_tests(session)
