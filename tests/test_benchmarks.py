@@ -9,9 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_throughput_benchmark_runs_and_prints_its_table() -> None:
+def quick_rows(case: str, row_prefix: str) -> list[str]:
+    """The table rows that ``python -m benchmarks --quick --only <case>`` prints."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "throughput"],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", case],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -19,7 +20,11 @@ def test_quick_throughput_benchmark_runs_and_prints_its_table() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| throughput")]
+    return [line for line in done.stdout.splitlines() if line.startswith(row_prefix)]
+
+
+def test_quick_throughput_benchmark_runs_and_prints_its_table() -> None:
+    rows = quick_rows("throughput", "| throughput |")
     assert [row.split("|")[2].strip() for row in rows] == [
         "orjson baseline",
         "tap",
@@ -29,16 +34,7 @@ def test_quick_throughput_benchmark_runs_and_prints_its_table() -> None:
 
 
 def test_quick_pretty_printed_throughput_benchmark_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "throughput-pretty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| throughput, pretty")]
+    rows = quick_rows("throughput-pretty", "| throughput, pretty")
     assert [row.split("|")[2].strip() for row in rows] == ["orjson baseline", "tap"]
     assert all(" 20,000 " in row for row in rows)
     assert ">= 0.45 of baseline records/s, RSS < 120 MB" in rows[1]
