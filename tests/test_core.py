@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import atexit
+import typing as t
 
+import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from fake_backstory import FakeBackstory, FakeConfig
@@ -11,7 +12,15 @@ from tap_backstory_contacts.tap import TapBackstoryContacts
 
 # The SDK builds its test class at import time, so the server must exist by then.
 _API = FakeBackstory(FakeConfig(contacts_per_day=6, fragment_size=5)).start()
-atexit.register(_API.stop)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_api_after_the_module() -> t.Iterator[None]:
+    """Stop the server while threads can still start (not at interpreter exit, where
+    Python 3.12+ refuses the thread that stop() uses)."""
+    yield
+    _API.stop()
+
 
 TestTapBackstoryContacts = get_tap_test_class(
     tap_class=TapBackstoryContacts,

@@ -24,6 +24,7 @@ import yaml
 
 from fake_backstory import FakeBackstory, FakeConfig
 from tests.e2e.test_meltano import (
+    RECORDS_ONLY,
     REPO,
     STREAM,
     TAP,
@@ -110,6 +111,7 @@ def test_relative_start_date_runs_end_to_end(
     env = tap_env(api, tmp_path, before, before)
     env["TAP_BACKSTORY_CONTACTS_START_DATE"] = "90 days ago"
     env["TAP_BACKSTORY_CONTACTS_END_DATE"] = "88 days ago"
+    env["TAP_BACKSTORY_CONTACTS_BATCH_CONFIG"] = RECORDS_ONLY  # target-jsonl reads no BATCH
     env["TARGET_JSONL_DESTINATION_PATH"] = str(tmp_path / "output")
 
     config = json.loads(deployment.run("config", "print", TAP, "--format=json", env=env))
@@ -157,6 +159,7 @@ def test_backfill_under_a_state_id_suffix_leaves_the_main_state_alone(
     last = yesterday() - timedelta(days=1)
     api.config.data_last_day = last.isoformat()
     env = tap_env(api, tmp_path, last - timedelta(days=2), last)
+    env["TAP_BACKSTORY_CONTACTS_BATCH_CONFIG"] = RECORDS_ONLY  # target-jsonl reads no BATCH
     env["TARGET_JSONL_DESTINATION_PATH"] = str(tmp_path / "output")
     main_id = f"dev:{TAP}-to-target-jsonl"
     deployment.run("run", TAP, "target-jsonl", env=env)
