@@ -28,6 +28,8 @@ from urllib.request import url2pathname
 import fsspec  # type: ignore[import-untyped]
 import orjson
 
+from tap_backstory_contacts.environment import FALSE_WORDS
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -37,7 +39,6 @@ WRITE_BYTES = 1 << 20
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 SUFFIX = ".json.gz"
-OFF = frozenset({"false", "0", "no", "off"})  # "false" too: Meltano may pass a string
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def enabled(raw: t.Any) -> t.TypeGuard[t.Mapping[str, t.Any]]:
     if not raw:
         return False
     switch = raw.get("enabled", True)
-    return str(switch).lower() not in OFF
+    # A string too: Meltano may pass "false".
+    return str(switch).lower() not in FALSE_WORDS
 
 
 def without_switch(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -70,15 +70,13 @@ class BackstoryClient:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, policy: RetryPolicy | None = None
-    ) -> BackstoryClient:
-        """A client for the tap's settings; retries as configured unless ``policy`` is given."""
+    def from_settings(cls, settings: Settings) -> BackstoryClient:
+        """A client for the tap's settings, retrying as configured."""
         return cls(
             api_url=settings.api_url,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
-            policy=policy or settings.retry_policy,
+            policy=settings.retry_policy,
         )
 
     def close(self) -> None:

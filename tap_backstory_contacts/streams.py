@@ -171,9 +171,8 @@ class EnrichedContactsStream(Stream):
 
     @functools.cached_property
     def _everything_selected(self) -> bool:
-        """Every property selected, and no table versions (FULL_TABLE) to stamp on records."""
-        if self.replication_method != REPLICATION_INCREMENTAL:
-            return False
+        """Every property selected. (No table versions to stamp either: ``apply_catalog``
+        runs every sync INCREMENTAL.)"""
         mask = self.mask
         return all(mask.get(("properties", name), True) for name in self.schema["properties"])
 
