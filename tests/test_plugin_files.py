@@ -76,6 +76,7 @@ def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:
         assert setting["label"] == prop["title"]
         assert setting.get("sensitive", False) == prop.get("secret", False)
         assert setting["kind"] == plugin_files.setting_kind(prop)
+        assert [o["value"] for o in setting.get("options", [])] == prop.get("enum", [])
     kinds = {s["name"]: s["kind"] for s in hub["settings"]}
     assert (kinds["start_date"], kinds["output_format"], kinds["batch_config"]) == (
         "date_iso8601",

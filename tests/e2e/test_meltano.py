@@ -7,7 +7,6 @@ fail under CI=true, where everything must run.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -24,7 +23,6 @@ import pytest
 import yaml
 
 from fake_backstory import FakeBackstory
-from tap_backstory_contacts.tap import TapBackstoryContacts
 
 REPO = Path(__file__).resolve().parents[2]
 TAP = "tap-backstory-contacts"
@@ -35,18 +33,6 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_CONFIG = {"poll_interval_seconds": 0.05, "poll_max_interval_seconds": 0.2, "window_days": 7}
 # Variables of the developer's shell that would change what the copied project does.
 FOREIGN_PREFIXES = ("TAP_BACKSTORY_CONTACTS_", "TARGET_JSONL_", "TARGET_POSTGRES_", "MELTANO_")
-# Meltano setting kind for each JSON Schema type of the tap's config.
-KINDS = {
-    "string": "string",
-    "integer": "integer",
-    # Seconds settings are declared `integer`: Meltano 4.4.1 crashes on environment values of
-    # `decimal` settings, while an `integer` setting still passes fractions from meltano.yml.
-    "number": "integer",
-    "boolean": "boolean",
-    "object": "object",
-}
-# SDK settings Meltano supplies itself for the stream-maps and schema-flattening capabilities.
-CAPABILITY_SETTINGS = ("stream_map", "faker_config", "flattening_")
 PSQL = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-tA"]
 # What `make demo` and docs/batch-files.md use for target-jsonl, which cannot read BATCH.
 RECORDS_ONLY = '{"enabled": false}'
@@ -106,37 +92,6 @@ def project_file(text: str) -> str:
     extractor["pip_url"] = f"-e {REPO}"
     extractor.setdefault("config", {}).update(TEST_CONFIG)
     return yaml.safe_dump(project, sort_keys=False)
-
-
-def meltano_kind(prop: dict[str, t.Any]) -> str:
-    """The Meltano setting kind that matches one property of the tap's config schema."""
-    if "enum" in prop:
-        return "options"
-    if prop.get("format") == "date":
-        return "date_iso8601"
-    (json_type,) = (name for name in prop["type"] if name != "null")
-    return KINDS[json_type]
-
-
-def test_meltano_yml_declares_every_tap_setting() -> None:
-    """meltano.yml's extractor settings match the tap's config: names, kinds, secrets, options."""
-    project = yaml.safe_load((REPO / "meltano.yml").read_text())
-    declared = {setting["name"]: setting for setting in tap_plugin(project)["settings"]}
-    full = copy.deepcopy(TapBackstoryContacts.config_jsonschema)
-    TapBackstoryContacts.append_builtin_config(full)  # as --about shows it, with batch_config
-    schema = {
-        name: prop
-        for name, prop in full["properties"].items()
-        if not name.startswith(CAPABILITY_SETTINGS)
-    }
-    assert sorted(declared) == sorted(schema)
-    for name, prop in schema.items():
-        setting = declared[name]
-        assert setting["kind"] == meltano_kind(prop), name
-        assert setting.get("sensitive", False) == prop.get("secret", False), name
-        assert [o["value"] for o in setting.get("options", [])] == prop.get("enum", []), name
-        assert setting["label"], name
-        assert setting["description"], name
 
 
 @pytest.fixture(scope="session")
