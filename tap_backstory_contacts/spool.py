@@ -16,22 +16,28 @@ import tempfile
 import threading
 from pathlib import Path
 
+from tap_backstory_contacts import clock
+
 PREFIX = "tap-backstory-contacts-spool-"
 _NAME = re.compile(re.escape(PREFIX) + r"(\d+)-")
 logger = logging.getLogger("tap-backstory-contacts")
 
 
 class Spool:
-    """The sync's spool folder, created on first use and removed by ``remove``."""
+    """The sync's spool folder, created on first use and removed by ``remove``; once removed
+    it hands out no more files (a download thread still starting must not create another)."""
 
     def __init__(self) -> None:
         self._path: Path | None = None
+        self._removed = False
         self._numbers = itertools.count()
         self._lock = threading.Lock()
 
     def new_file(self) -> Path:
-        """A new empty owner-only file in the spool."""
+        """A new empty owner-only file in the spool; ``CancelledError`` once removed."""
         with self._lock:
+            if self._removed:
+                raise clock.CancelledError
             if self._path is None:
                 remove_stale_spools()
                 self._path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
@@ -40,8 +46,9 @@ class Spool:
         return path
 
     def remove(self) -> None:
-        """Delete the spool folder and everything in it."""
+        """Delete the spool folder and everything in it, for good."""
         with self._lock:
+            self._removed = True
             if self._path is not None:
                 shutil.rmtree(self._path, ignore_errors=True)
                 self._path = None

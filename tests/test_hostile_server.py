@@ -18,7 +18,7 @@ import pytest
 
 from fake_backstory import FakeBackstory, FakeConfig
 from tap_backstory_contacts import client as client_module
-from tap_backstory_contacts import limits, spool
+from tap_backstory_contacts import clock, limits, spool
 from tap_backstory_contacts.errors import TapBackstoryError
 from tap_backstory_contacts.jobs import fingerprint
 from tap_backstory_contacts.settings import Settings
@@ -177,6 +177,9 @@ def test_spool_files_are_owner_only(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert path.parent.name.startswith(f"{spool.PREFIX}{os.getpid()}-")
     folder.remove()
     assert not path.parent.exists()
+    with pytest.raises(clock.CancelledError):  # a download still starting gets no new folder
+        folder.new_file()
+    assert list(tmp_path.glob(f"{spool.PREFIX}*")) == []
 
 
 def test_a_killed_runs_spool_is_removed_by_the_next_run(
