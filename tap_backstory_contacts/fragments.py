@@ -133,7 +133,10 @@ class FragmentDownloader:
         with clock.cancellable(self._cancel):
             clock.check_cancelled()
             path = self._spool.new_file()
-            return download_fragment(self._client, job, index, count, path, self._track)
+            try:
+                return download_fragment(self._client, job, index, count, path, self._track)
+            finally:
+                self._spool.release(path)
 
     @contextlib.contextmanager
     def _track(self, response: requests.Response) -> Iterator[None]:

@@ -7,6 +7,7 @@ after the process that made it; a run removes the folders of runs that are no lo
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -42,8 +43,19 @@ class Spool:
                 remove_stale_spools()
                 self._path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
             path = self._path / f"fragment-{next(self._numbers)}"
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return path
+
+    def release(self, path: Path) -> None:
+        """A download that wrote ``path`` has ended. If the spool was removed meanwhile (the
+        sync ended while it ran), delete its file and the folder: its write may have raced
+        ``remove``, which cannot wait for downloads without risking a hang."""
+        with self._lock:
+            removed = self._removed
+        if removed:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # another late download may still write
+                path.parent.rmdir()
 
     def remove(self) -> None:
         """Delete the spool folder and everything in it, for good."""

@@ -182,6 +182,23 @@ def test_spool_files_are_owner_only(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert list(tmp_path.glob(f"{spool.PREFIX}*")) == []
 
 
+def test_a_download_ending_after_the_spool_was_removed_cleans_up_after_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = spool.Spool()
+    kept = folder.new_file()
+    late = folder.new_file()
+    folder.release(kept)  # while the spool is in use, a finished download keeps its file
+    assert kept.exists()
+    folder.remove()
+    # A late download's write raced the removal and re-created its file in the folder.
+    late.parent.mkdir()
+    late.write_bytes(b"contact data")
+    folder.release(late)
+    assert list(tmp_path.glob(f"{spool.PREFIX}*")) == []
+
+
 def test_a_killed_runs_spool_is_removed_by_the_next_run(
     big_api: FakeBackstory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
