@@ -115,3 +115,5 @@ class RequestLog:
     endpoint: str
     #: The request target exactly as received (path and query, percent-encoding intact).
     target: str = ""
+    #: The Authorization header as received ("" when absent).
+    authorization: str = ""

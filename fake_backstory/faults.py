@@ -26,8 +26,21 @@ BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt", "bad_crc")
 #: an error whose text echoes the request (secrets included), a redirect elsewhere.
 HOSTILE_KINDS = ("echo", "redirect")
 #: Faults that replace the data body with hostile content (see ``data_fault_body``).
-DATA_KINDS = ("long_line", "deflate_bomb")
-FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, *HOSTILE_KINDS, *DATA_KINDS, "reset", "delay", "stall")
+DATA_KINDS = ("long_line", "deflate_bomb", "no_header", "bad_integer")
+#: Faults that answer after the request was handled (a job created, a token issued): the
+#: JSON answer patched ("patch_json"), an empty 200 body ("empty_body"), or the answer lost
+#: on the way back ("lost_answer": an error status, or a reset for status 0).
+ANSWER_KINDS = ("patch_json", "empty_body", "lost_answer")
+FAULT_KINDS = (
+    *ERROR_KINDS,
+    *BODY_KINDS,
+    *HOSTILE_KINDS,
+    *DATA_KINDS,
+    *ANSWER_KINDS,
+    "reset",
+    "delay",
+    "stall",
+)
 _RETRY_AFTER_OPTS = {"retry_after", "retry_after_http_date"}
 _ALLOWED_OPTS = {
     **{kind: _RETRY_AFTER_OPTS for kind in ERROR_KINDS},
@@ -37,6 +50,9 @@ _ALLOWED_OPTS = {
     "stall": {"seconds", "after_bytes"},
     "long_line": {"length"},
     "deflate_bomb": {"decoded_bytes"},
+    "bad_integer": {"value"},
+    "patch_json": {"fields", "drop", "body"},
+    "lost_answer": {"status"},
 }
 #: Options every kind accepts: ``fragment`` (only that data fragment) and ``after``
 #: (let that many matching requests pass first, then apply the fault).
@@ -143,6 +159,14 @@ class FaultQueue:
         - "redirect": ``status`` (default 307) to ``location`` (required).
         - "long_line" (data): a first record of ``length`` bytes (JSON Lines or array).
         - "deflate_bomb" (data): a deflate body of ``decoded_bytes`` of whitespace in an array.
+        - "no_header" (data): a CSV body without its header row (JSON bodies pass unchanged).
+        - "bad_integer" (data): the first numeric ``total_inbound`` of a JSON body becomes the
+          raw JSON text ``value`` (default ``"1_000"``); CSV bodies pass unchanged.
+        - "patch_json": a 200 JSON object answer updated with ``fields`` (a dict), without
+          the keys in ``drop``; or replaced by the raw text ``body``.
+        - "empty_body": a 200 answer sent with an empty body (``Content-Length: 0``).
+        - "lost_answer": the request is served (a job is created), then answered with error
+          ``status`` (default 504) instead, or reset when ``status`` is 0.
         """
         if endpoint not in FAULT_ENDPOINTS:
             raise ValueError(f"unknown fault endpoint {endpoint!r}; use one of {FAULT_ENDPOINTS}")

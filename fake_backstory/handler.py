@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from typing_extensions import override
 
+from fake_backstory.answers import empty_body_response, patch_json_response
 from fake_backstory.config import RequestLog
 from fake_backstory.faults import (
     ERROR_KINDS,
@@ -164,7 +165,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         if fault is not None and kind == "delay":
             self.server.stopping.wait(fault.seconds)
         if kind == "reset":
-            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path))
+            state.record(self._log(path, query, 0, endpoint))
             self._reset()
             return
         response: Response
@@ -179,14 +180,30 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             except Exception as exc:  # a bug in the fake: answer 500, show the traceback
                 traceback.print_exc()
                 response = error_response(500, f"Fake server error: {exc!r}")
+        if kind == "lost_answer" and fault is not None:
+            lost = int(fault.opts.get("status", 504))
+            if lost == 0:
+                state.record(self._log(path, query, 0, endpoint))
+                self._reset()
+                return
+            response = ApiError(lost).response()
+        if kind == "patch_json" and fault is not None:
+            response = patch_json_response(response, fault)
+        if kind == "empty_body":
+            response = empty_body_response(response)
         if kind == "truncate":
             response = truncate_response(response)
         if kind == "bad_crc":
             response = bad_crc_response(response)
         cut = kind if kind in ("drop_mid_body", "short_body") else None
         stall = fault if kind == "stall" else None
-        entry = RequestLog(self.command, path, query, response.status, endpoint, self.path)
+        entry = self._log(path, query, response.status, endpoint)
         self._finish(entry, response, cut, paced=endpoint == "data", stall=stall)
+
+    def _log(self, path: str, query: dict[str, str], status: int, endpoint: str) -> RequestLog:
+        """The log entry of this request, answered with ``status`` (0: reset)."""
+        auth = self.headers.get("Authorization", "")
+        return RequestLog(self.command, path, query, status, endpoint, self.path, auth)
 
     @staticmethod
     def _take_fault(state: ApiState, endpoint: str, query: dict[str, str]) -> Fault | None:

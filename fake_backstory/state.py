@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from fake_backstory.answers import with_bad_integer, without_header
 from fake_backstory.config import FakeConfig, RequestLog
 from fake_backstory.faults import (
     DEFLATE_BOMB_BYTES,
@@ -273,9 +274,14 @@ class ApiState:
         content_type = export.content_type
         headers: dict[str, str] = {}
         mode = self.config.gzip
-        altered = corrupt or kind == "long_line"
+        altered = corrupt or kind in ("long_line", "no_header", "bad_integer")
         if corrupt:
             body = [corrupt_bytes(join(body), export.layout)]
+        if kind == "no_header":
+            body = [without_header(join(body), export.layout)]
+        if fault is not None and kind == "bad_integer":
+            value = str(fault.opts.get("value", '"1_000"'))
+            body = [with_bad_integer(join(body), export.layout, value)]
         if fault is not None and kind == "long_line":
             length = int(fault.opts.get("length", LONG_LINE_LENGTH))
             body = [long_line_body(join(body), export.layout, length)]
