@@ -168,6 +168,8 @@ class BackstoryClient:
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from exc
+        except requests.exceptions.ChunkedEncodingError as exc:  # the body was cut short
+            raise TransientError(f"the connection dropped mid-answer: {_short(exc)}") from exc
         if response.status_code in RETRYABLE_STATUSES:
             reason = f"HTTP {response.status_code}: {server_message(response)}"
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
