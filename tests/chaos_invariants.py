@@ -4,6 +4,7 @@ violations it found, worded for the report; an empty list means the run was soun
 from __future__ import annotations
 
 import json
+import re
 import signal
 import typing as t
 from collections import Counter
@@ -46,6 +47,7 @@ def violations(outcome: ChaosOutcome) -> list[str]:
     found += no_secret(outcome)
     found += nothing_lost(outcome)
     found += integers_in_range(outcome)
+    found += jobs_named_truly(outcome)
     if len(outcome.runs) > 1 and not _completed(outcome.runs[-1], outcome.end_date):
         found.append("the clean rerun from the last STATE did not complete the sync")
     return found
@@ -84,6 +86,8 @@ def prompt_exit(run: RunResult, end: str) -> list[str]:
         found.append(f"exit code {run.returncode}")
     if run.returncode == 0 and not _completed(run, end):
         found.append(f"exit 0 but the final bookmark is not the end date {end}")
+    if run.returncode == 0 and _ledger(run.last_state()):
+        found.append(f"exit 0 but jobs left in the ledger: {_ledger(run.last_state())}")
     if run.returncode in signalled and run.signum not in (run.returncode - 128, -run.returncode):
         found.append(f"exit code {run.returncode} without that signal")
     if run.after_signal is not None and run.after_signal > PROMPT_EXIT_SECONDS:
@@ -227,10 +231,38 @@ def integers_in_range(outcome: ChaosOutcome) -> list[str]:
     return []
 
 
+_NAMED_JOB = re.compile(r"export job (\S+) \(window (\d{4}-\d\d-\d\d)\.\.(\d{4}-\d\d-\d\d)\)")
+
+
+def jobs_named_truly(outcome: ChaosOutcome) -> list[str]:
+    """A job is only ever taken for its own window: the lineage of every record and every
+    job the logs name carry the window the job was created for."""
+    windows = {
+        job.job_id: (job.params["start_date"], job.params["end_date"])
+        for job in outcome.api.created_jobs()
+    }
+    claims: set[tuple[str, str, str]] = set()
+    for run in outcome.runs:
+        claims |= set(_NAMED_JOB.findall(run.stderr))
+        for message in run.messages():
+            if message["type"] == "RECORD":
+                record = message["record"]
+                claim = ("export_job_id", "export_start_date", "export_end_date")
+                claims.add(tuple(str(record.get(name)) for name in claim))  # type: ignore[arg-type]
+    wrong = sorted(c for c in claims if windows.get(c[0], (c[1], c[2])) != (c[1], c[2]))
+    return [f"job {j} taken for window {a}..{b}; it exports {windows[j]}" for j, a, b in wrong][:3]
+
+
 def _bookmark(state: dict[str, t.Any]) -> str | None:
     stream = state.get("bookmarks", {}).get(STREAM, {})
     value = stream.get("replication_key_value") if isinstance(stream, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _ledger(state: dict[str, t.Any] | None) -> list[t.Any]:
+    stream = (state or {}).get("bookmarks", {}).get(STREAM, {})
+    jobs = stream.get("jobs") if isinstance(stream, dict) else None
+    return [j.get("job_id") if isinstance(j, dict) else j for j in jobs or []]
 
 
 def _completed(run: RunResult, end: str) -> bool:

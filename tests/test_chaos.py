@@ -20,7 +20,7 @@ from tests.chaos_scenarios import Scenario, scenarios
 _SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
     "ci",
-    max_examples=int(os.environ.get("CHAOS_EXAMPLES", "24")),
+    max_examples=int(os.environ.get("CHAOS_EXAMPLES", "20")),
     derandomize=True,
     database=None,
     deadline=None,

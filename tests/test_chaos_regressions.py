@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos_invariants import assert_sound
-from tests.chaos_scenarios import FaultSpec, Scenario
+from tests.chaos_invariants import assert_sound, violations
+from tests.chaos_run import scenario_run
+from tests.chaos_scenarios import PENDING_DEFECTS, FaultSpec, Scenario
 
 
 @pytest.mark.parametrize("endpoint", ["token", "status"])
@@ -23,3 +24,50 @@ def test_a_json_answer_cut_mid_body_is_retried_as_a_dropped_connection(
     answered = [r.status for r in run.requests if r.endpoint == endpoint]
     assert answered[:2] == [200, 200]  # the cut answer, then its retry
     assert "dropped mid-answer" in run.stderr
+
+
+# One fixed example per hostile answer that reaches a defect of PENDING_DEFECTS. While the
+# defect is listed there, its example must still break an invariant (the harness sees it);
+# once the fix is on main this test fails until the tag leaves PENDING_DEFECTS, and from
+# then on the example is an ordinary regression test that must hold every invariant.
+REPRODUCERS: dict[str, Scenario] = {
+    "empty_body": Scenario(days=2, faults=(FaultSpec("data", "empty_body", times=3),)),
+    "csv_no_header": Scenario(
+        days=1,
+        fake=(("contacts_per_day", 4), ("fragment_size", 1), ("seed", 1)),
+        tap=(("output_format", "CSV"),),
+        faults=(FaultSpec("data", "no_header", opts=(("fragment", 3),)),),
+    ),
+    "bad_integer": Scenario(
+        days=1, faults=(FaultSpec("data", "bad_integer", opts=(("value", "1e300"),)),)
+    ),
+    "status_other_job": Scenario(
+        days=4,
+        fake=(("polls_queued", 0), ("polls_running", 0)),
+        faults=(FaultSpec("status", "patch_json", opts=(("fields", {"job_id": "ce-000002"}),)),),
+    ),
+    "create_lost_answer": Scenario(
+        days=2,
+        tap=(("max_retries", 2),),
+        faults=(FaultSpec("create", "lost_answer", opts=(("status", 504),)),),
+    ),
+    "token_answer": Scenario(
+        days=1,
+        faults=(FaultSpec("token", "patch_json", opts=(("fields", {"access_token": None}),)),),
+    ),
+    "proxy_env": Scenario(days=1, env=("proxy_env",)),
+    "netrc": Scenario(days=1, env=("netrc",)),
+}
+
+
+@pytest.mark.parametrize("tag", sorted(REPRODUCERS))
+def test_each_open_defect_is_seen_and_each_fixed_one_stays_fixed(tag: str) -> None:
+    scenario = REPRODUCERS[tag]
+    if tag not in PENDING_DEFECTS:
+        assert_sound(scenario)
+        return
+    with scenario_run(scenario) as outcome:
+        assert violations(outcome), (
+            f"{tag} ({PENDING_DEFECTS[tag]}) holds every invariant now: its fix has landed, so "
+            "remove it from PENDING_DEFECTS in tests/chaos_scenarios.py"
+        )
