@@ -1,5 +1,6 @@
-"""Answers altered after the request was served: a patched JSON answer, an empty 200 body, a
-CSV body without its header, a JSON body with a hostile integer (faults.py queues them)."""
+"""Fault kinds that alter an answer the API did serve (their rows are in faults.py): a patched
+JSON answer, an empty 200 body, an answer lost after the work was done, a CSV export without its
+header row, a JSON export with a hostile integer."""
 
 from __future__ import annotations
 
@@ -8,61 +9,70 @@ import typing as t
 
 import orjson
 
-from fake_backstory.responses import Response
+from fake_backstory.responses import ApiError, Response
 
 if t.TYPE_CHECKING:
-    from fake_backstory.faults import Fault
-
-
-def patch_json_response(response: Response, fault: Fault) -> Response:
-    """A "patch_json" fault's answer: the 200 JSON object patched, or a raw ``body``."""
-    if response.status != 200:
-        return response
-    if "body" in fault.opts:
-        raw = fault.opts["body"]
-        data = raw if isinstance(raw, bytes) else str(raw).encode()
-    else:
-        payload = orjson.loads(join_body(response))
-        if not isinstance(payload, dict):
-            return response
-        payload.update(dict(fault.opts.get("fields", {})))
-        for key in fault.opts.get("drop", ()):
-            payload.pop(key, None)
-        data = orjson.dumps(payload)
-    return Response(200, [data], response.content_type, dict(response.headers))
-
-
-def empty_body_response(response: Response) -> Response:
-    """A 200 answer with nothing in it, as a proxy or CDN sends on a backend timeout."""
-    if response.status != 200:
-        return response
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-encoding"}
-    return Response(200, [], response.content_type, headers)
-
-
-def join_body(response: Response) -> bytes:
-    """The whole body of ``response``."""
-    return b"".join(bytes(chunk) for chunk in response.body)
-
-
-def without_header(data: bytes, layout: str) -> bytes:
-    """A CSV body without its first (header) row; other layouts unchanged."""
-    if layout != "csv":
-        return data
-    ends = [pos for pos in (data.find(b"\n"), data.find(b"\r")) if pos >= 0]
-    if not ends:
-        return b""
-    end = min(ends)
-    if data[end : end + 2] == b"\r\n":
-        end += 1
-    return data[end + 1 :]
-
+    from fake_backstory.faults import Exchange, Fault
 
 _INTEGER_FIELD = re.compile(rb'("total_inbound"\s*:\s*)-?[0-9]+')
 
 
-def with_bad_integer(data: bytes, layout: str, value: str) -> bytes:
-    """The first numeric ``total_inbound`` of a JSON body replaced by the JSON text ``value``."""
-    if layout == "csv":
-        return data
-    return _INTEGER_FIELD.sub(lambda m: m.group(1) + value.encode(), data, count=1)
+def patch_json(fault: Fault, ex: Exchange) -> None:
+    """A JSON answer (not an error) updated with ``fields``, without the keys in ``drop``;
+    or replaced by the raw text ``body``."""
+    try:
+        payload = orjson.loads(ex.body)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(payload, dict) or "error" in payload:
+        return
+    if "body" in fault.opts:
+        ex.body = str(fault.opts["body"]).encode()
+        return
+    payload.update(dict(fault.opts.get("fields", {})))
+    for key in fault.opts.get("drop", ()):
+        payload.pop(key, None)
+    ex.body = orjson.dumps(payload)
+
+
+def empty_body(fault: Fault, ex: Exchange) -> None:
+    """A 200 answer with nothing in it, as a proxy or CDN sends on a backend timeout."""
+    response = ex.response
+    if response is None or response.status != 200:
+        return
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-encoding"}
+    ex.response = Response(200, [], response.content_type, headers)
+
+
+def lost_answer(fault: Fault, ex: Exchange) -> None:
+    """The request was served (a job created), then its answer lost: error ``status``
+    (default 504), or a reset when ``status`` is 0."""
+    status = int(fault.opts.get("status", 504))
+    if status == 0:
+        ex.reset = True
+    else:
+        ex.response = ApiError(status).response()
+
+
+def no_header(fault: Fault, ex: Exchange) -> None:
+    """A CSV export without its first (header) row; other answers unchanged."""
+    if not ex.export or ex.layout != "csv":
+        return
+    data = ex.body
+    ends = [pos for pos in (data.find(b"\n"), data.find(b"\r")) if pos >= 0]
+    if not ends:
+        ex.body = b""
+        return
+    end = min(ends)
+    if data[end : end + 2] == b"\r\n":
+        end += 1
+    ex.body = data[end + 1 :]
+
+
+def bad_integer(fault: Fault, ex: Exchange) -> None:
+    """The first numeric ``total_inbound`` of a JSON export replaced by the JSON text
+    ``value`` (default ``"1_000"``); CSV exports unchanged."""
+    if not ex.export or ex.layout == "csv":
+        return
+    value = str(fault.opts.get("value", '"1_000"')).encode()
+    ex.body = _INTEGER_FIELD.sub(lambda m: m.group(1) + value, ex.body, count=1)
