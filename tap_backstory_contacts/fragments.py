@@ -78,7 +78,10 @@ class FragmentDownloader:
         self._spool = Spool()
         self._cancel = threading.Event()
         self._responses: set[requests.Response] = set()
-        self._lock = threading.Lock()
+        # Reentrant: the SIGTERM/SIGINT handler runs close() on the main thread, which it
+        # may have interrupted holding this lock (download_again tracks a response too).
+        self._lock = threading.RLock()
+        self._submitting = False
         _LIVE.add(self)
 
     def __enter__(self) -> FragmentDownloader:
@@ -94,7 +97,10 @@ class FragmentDownloader:
         with self._lock:
             for response in self._responses:
                 _shut(response)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if not self._submitting:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        # else a signal interrupted submit(), which holds the pool's (non-reentrant) lock:
+        # shutting the pool now would deadlock; __exit__ shuts it once the stack unwinds.
         self._spool.remove()
 
     def fragments(self, job: ExportJob, skip: int = 0) -> Generator[Fragment, None, None]:
@@ -109,7 +115,12 @@ class FragmentDownloader:
         try:
             while True:
                 for index in indices:
-                    pending.append(self._pool.submit(self._download, job, index, count))
+                    self._submitting = True
+                    try:
+                        future = self._pool.submit(self._download, job, index, count)
+                    finally:
+                        self._submitting = False
+                    pending.append(future)
                     if len(pending) >= self._max_parallel:
                         break
                 if not pending:

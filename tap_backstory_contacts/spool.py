@@ -32,7 +32,9 @@ class Spool:
         self._path: Path | None = None
         self._removed = False
         self._numbers = itertools.count()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler removes the spool on the main thread, which may be
+        # interrupted inside release() holding this lock.
+        self._lock = threading.RLock()
 
     def new_file(self) -> Path:
         """A new empty owner-only file in the spool; ``CancelledError`` once removed."""

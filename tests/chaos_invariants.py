@@ -279,7 +279,7 @@ def report(outcome: ChaosOutcome, problems: list[str]) -> str:
         lines += [
             f"run {index + 1}: exit {run.returncode} after {run.duration:.1f}s; "
             f"{len(run.jobs)} job(s) created; requests: {answered[:1500]}",
-            *(f"  | {line}" for line in run.stderr.splitlines()[-12:]),
+            *(f"  | {line}" for line in run.stderr.splitlines()[-(80 if run.timed_out else 12) :]),
         ]
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -147,7 +148,7 @@ def _environment(folder: Path, scenario: Scenario | None, sink: Sink) -> dict[st
     home.mkdir(exist_ok=True)
     spool = folder / "tmp"
     spool.mkdir(exist_ok=True)
-    env.update(HOME=str(home), TMPDIR=str(spool))
+    env.update(HOME=str(home), TMPDIR=str(spool), PYTHONFAULTHANDLER="1")
     hostile = scenario.env if scenario is not None else ()
     if "proxy_env" in hostile:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
@@ -299,8 +300,12 @@ def _watch(
             may_read.set()  # the target reads again
         if now - started > HARD_LIMIT_SECONDS:
             timed_out = True
-            process.kill()
-            process.wait()
+            process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
             break
         time.sleep(0.02)
     may_read.set()
