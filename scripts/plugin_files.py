@@ -63,6 +63,13 @@ KINDS = {
     "object": "object",
     "array": "array",
 }
+#: Object settings also declared part by part (`batch_config.storage.root`, ...), from the
+#: schema's nested properties, after the whole object: Meltano then maps each part to its own
+#: variable (TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT) and lists it in `meltano config`.
+DECLARED_PART_BY_PART: tuple[str, ...] = ("batch_config",)
+#: Per-setting changes to what the schema gives (dotted names for parts): any Meltano setting
+#: field, e.g. "kind", "value" (the default), "description"; merged over the generated one.
+SETTING_OVERRIDES: dict[str, dict[str, t.Any]] = {}
 # Values shown in .env.example for settings that have no default.
 EXAMPLES = {
     "client_id": "your-object-api-key",
@@ -118,12 +125,29 @@ def meltano_setting(name: str, prop: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return setting
 
 
+def declared(properties: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:
+    """(name, property) of every declared setting, in schema order: each top-level property,
+    followed by its leaf parts when it is declared part by part."""
+    for name, prop in properties.items():
+        yield name, prop
+        if name in DECLARED_PART_BY_PART:
+            yield from _parts(name, prop)
+
+
+def _parts(prefix: str, prop: t.Mapping[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:
+    for name, sub in prop.get("properties", {}).items():
+        if "properties" in sub:
+            yield from _parts(f"{prefix}.{name}", sub)
+        else:
+            yield f"{prefix}.{name}", sub
+
+
 def settings(*, with_capability_settings: bool) -> list[dict[str, t.Any]]:
-    """Setting definitions for every top-level property, in schema order."""
+    """Setting definitions for every declared setting (see ``declared``)."""
     properties = about()["settings"]["properties"]
     return [
-        meltano_setting(name, prop)
-        for name, prop in properties.items()
+        {**meltano_setting(name, prop), **SETTING_OVERRIDES.get(name, {})}
+        for name, prop in declared(properties)
         if with_capability_settings or not name.startswith(CAPABILITY_SETTINGS)
     ]
 

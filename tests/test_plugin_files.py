@@ -146,20 +146,43 @@ def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:
     assert hub["capabilities"] == about["capabilities"]
     schema = about["settings"]
     assert hub["settings_group_validation"] == [sorted(schema["required"])]
-    assert [s["name"] for s in hub["settings"]] == list(schema["properties"])
+    props = dict(plugin_files.declared(schema["properties"]))
+    assert [s["name"] for s in hub["settings"]] == list(props)
+    assert list(schema["properties"]) == [name for name in props if "." not in name]
     for setting in hub["settings"]:
-        prop = schema["properties"][setting["name"]]
-        assert setting["description"] == " ".join(prop["description"].split())
-        assert setting["label"] == prop["title"]
-        assert setting.get("sensitive", False) == prop.get("secret", False)
-        assert setting["kind"] == plugin_files.setting_kind(prop)
-        assert [o["value"] for o in setting.get("options", [])] == prop.get("enum", [])
+        prop = props[setting["name"]]
+        expected = {
+            "description": " ".join(prop["description"].split()),
+            "label": prop["title"],
+            "sensitive": prop.get("secret", False),
+            "kind": plugin_files.setting_kind(prop),
+            "options": prop.get("enum", []),
+            **plugin_files.SETTING_OVERRIDES.get(setting["name"], {}),
+        }
+        actual = {
+            **setting,
+            "sensitive": setting.get("sensitive", False),
+            "options": [o["value"] for o in setting.get("options", [])],
+        }
+        assert {key: actual.get(key) for key in expected} == expected, setting["name"]
     kinds = {s["name"]: s["kind"] for s in hub["settings"]}
     assert (kinds["start_date"], kinds["output_format"], kinds["batch_config"]) == (
         "date_iso8601",
         "options",
         "object",
     )
+    parts = {s["name"]: s for s in hub["settings"] if s["name"].startswith("batch_config.")}
+    assert list(parts) == [
+        "batch_config.encoding.format",
+        "batch_config.encoding.compression",
+        "batch_config.storage.root",
+        "batch_config.storage.prefix",
+    ], "batch_config is declared part by part, so each part has its own variable"
+    assert [o["value"] for o in parts["batch_config.encoding.format"]["options"]] == [
+        "jsonl",
+        "parquet",
+    ]
+    assert parts["batch_config.storage.root"]["kind"] == "string"
     assert hub["commands"]["test"]["args"] == "--config=ENV --test"
     assert hub["repo"].startswith("https://")
 
@@ -171,7 +194,7 @@ def test_meltano_yml_extractor_matches_about(about: dict[str, t.Any]) -> None:
     assert plugin["commands"] == hub["commands"]
     own = {
         name: prop
-        for name, prop in about["settings"]["properties"].items()
+        for name, prop in plugin_files.declared(about["settings"]["properties"])
         if not name.startswith(plugin_files.CAPABILITY_SETTINGS)
     }
     assert [s["name"] for s in plugin["settings"]] == list(own)
