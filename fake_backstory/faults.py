@@ -27,7 +27,18 @@ BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt", "bad_crc")
 HOSTILE_KINDS = ("echo", "redirect")
 #: Faults that replace the data body with hostile content (see ``data_fault_body``).
 DATA_KINDS = ("long_line", "deflate_bomb")
-FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, *HOSTILE_KINDS, *DATA_KINDS, "reset", "delay", "stall")
+#: Faults that alter a token answer (200) field by field (see ``token_answer``).
+TOKEN_KINDS = ("token_answer",)
+FAULT_KINDS = (
+    *ERROR_KINDS,
+    *BODY_KINDS,
+    *HOSTILE_KINDS,
+    *DATA_KINDS,
+    *TOKEN_KINDS,
+    "reset",
+    "delay",
+    "stall",
+)
 _RETRY_AFTER_OPTS = {"retry_after", "retry_after_http_date"}
 _ALLOWED_OPTS = {
     **{kind: _RETRY_AFTER_OPTS for kind in ERROR_KINDS},
@@ -37,6 +48,7 @@ _ALLOWED_OPTS = {
     "stall": {"seconds", "after_bytes"},
     "long_line": {"length"},
     "deflate_bomb": {"decoded_bytes"},
+    "token_answer": {"access_token", "expires_in", "omit"},
 }
 #: Options every kind accepts: ``fragment`` (only that data fragment) and ``after``
 #: (let that many matching requests pass first, then apply the fault).
@@ -143,6 +155,9 @@ class FaultQueue:
         - "redirect": ``status`` (default 307) to ``location`` (required).
         - "long_line" (data): a first record of ``length`` bytes (JSON Lines or array).
         - "deflate_bomb" (data): a deflate body of ``decoded_bytes`` of whitespace in an array.
+        - "token_answer" (token): the 200 answer with ``access_token`` and/or ``expires_in``
+          set to the values given (any JSON value, None for null) and the fields named in
+          ``omit`` (a list) left out; a token not overridden is a real, valid one.
         """
         if endpoint not in FAULT_ENDPOINTS:
             raise ValueError(f"unknown fault endpoint {endpoint!r}; use one of {FAULT_ENDPOINTS}")
@@ -156,6 +171,8 @@ class FaultQueue:
             raise ValueError(f"fault {kind!r} needs options {sorted(missing)}")
         if kind in DATA_KINDS and endpoint != "data":
             raise ValueError(f"fault {kind!r} applies to the data endpoint only")
+        if kind in TOKEN_KINDS and endpoint != "token":
+            raise ValueError(f"fault {kind!r} applies to the token endpoint only")
         if times < 1:
             raise ValueError("times must be >= 1")
         skip = int(opts.pop("after", 0))
@@ -242,6 +259,16 @@ def echo_text(method: str, target: str, headers: Message, body: bytes) -> str:
         f"Cannot process {method} {target}; Authorization: {headers.get('Authorization')}; "
         f"body: {raw}; form: {form}"
     )
+
+
+def token_answer(answer: dict[str, Any], fault: Fault | None) -> dict[str, Any]:
+    """The token ``answer`` as a "token_answer" ``fault`` alters it (unchanged otherwise)."""
+    if fault is None or fault.kind != "token_answer":
+        return answer
+    altered = {**answer, **{k: v for k, v in fault.opts.items() if k in answer}}
+    for name in fault.opts.get("omit", ()):
+        altered.pop(name, None)
+    return altered
 
 
 def long_line_body(body: bytes, layout: str, length: int) -> bytes:

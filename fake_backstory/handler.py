@@ -150,12 +150,13 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         path = split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         endpoint, job_id = route(self.command, path)
+        headers = dict(self.headers.items())
         try:
             body = self._read_body()
         except ApiError as exc:
             self.close_connection = True
             self._finish(
-                RequestLog(self.command, path, query, exc.status, endpoint, self.path),
+                RequestLog(self.command, path, query, exc.status, endpoint, self.path, headers),
                 exc.response(),
             )
             return
@@ -164,7 +165,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         if fault is not None and kind == "delay":
             self.server.stopping.wait(fault.seconds)
         if kind == "reset":
-            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path))
+            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path, headers))
             self._reset()
             return
         response: Response
@@ -185,7 +186,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             response = bad_crc_response(response)
         cut = kind if kind in ("drop_mid_body", "short_body") else None
         stall = fault if kind == "stall" else None
-        entry = RequestLog(self.command, path, query, response.status, endpoint, self.path)
+        entry = RequestLog(self.command, path, query, response.status, endpoint, self.path, headers)
         self._finish(entry, response, cut, paced=endpoint == "data", stall=stall)
 
     @staticmethod

@@ -26,6 +26,7 @@ from fake_backstory.faults import (
     corrupt_bytes,
     deflate_bomb,
     long_line_body,
+    token_answer,
 )
 from fake_backstory.jobs import FINAL_STATES, FakeJob, validate_job_params
 from fake_backstory.render import Chunk, gzip_bytes, join
@@ -92,7 +93,7 @@ class ApiState:
         corrupt = fault is not None and fault.kind == "corrupt"
         try:
             if endpoint == "token":
-                response = self.token(request)
+                response = self.token(request, fault)
             elif endpoint == "create":
                 response = self.create(request)
             elif endpoint == "status":
@@ -107,8 +108,9 @@ class ApiState:
             response.body = [corrupt_bytes(join(response.body), "json")]
         return response
 
-    def token(self, request: ApiRequest) -> Response:
-        """POST /auth/v1/tokens (client-credentials grant, form-encoded)."""
+    def token(self, request: ApiRequest, fault: Fault | None = None) -> Response:
+        """POST /auth/v1/tokens (client-credentials grant, form-encoded); a "token_answer"
+        ``fault`` alters the answer's fields."""
         content_type = request.headers.get_content_type()
         if content_type != "application/x-www-form-urlencoded":
             raise ApiError(400, "Content-Type must be application/x-www-form-urlencoded")
@@ -127,9 +129,8 @@ class ApiState:
             raise ApiError(401, "Invalid client credentials")
         ttl = float(config.token_ttl_seconds)
         token = self._mint(config.client_id, config.client_secret, ttl)
-        return json_response(
-            {"access_token": token, "token_type": "bearer", "expires_in": int(ttl)}
-        )
+        answer = {"access_token": token, "token_type": "bearer", "expires_in": int(ttl)}
+        return json_response(token_answer(answer, fault))
 
     def _mint(self, client_id: str, secret: str, ttl: float) -> str:
         """A unique JWT-looking token, valid for ``ttl`` seconds."""
