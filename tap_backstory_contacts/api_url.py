@@ -60,6 +60,15 @@ def api_url_problem(url: str) -> str | None:
             "host ends at a backslash, so the tap could connect to another host than the one "
             "checked. Remove it"
         )
+    _, _, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    userinfo = (
+        f"api_url: {shown} holds a user name or password (user:pass@host): the tap signs "
+        "in only with client_id and client_secret, and would otherwise send these as Basic "
+        "auth instead of the bearer token. Remove them from the URL"
+    )
+    if "@" in authority:
+        return userinfo
     try:
         parsed = parse_url(url)
     except LocationParseError:
@@ -73,13 +82,8 @@ def api_url_problem(url: str) -> str | None:
             "/auth/v1/tokens and /pull/v1/export/… to. Remove everything from the "
             f"{'?' if '?' in url else '#'} on"
         )
-    authority, _, path = url.split("://", 1)[1].partition("/")
-    if parsed.auth is not None or "@" in authority:
-        return (
-            f"api_url: {shown} holds a user name or password (user:pass@host): the tap "
-            "signs in only with client_id and client_secret, and would otherwise send "
-            "these as Basic auth instead of the bearer token. Remove them from the URL"
-        )
+    if parsed.auth is not None:
+        return userinfo
     if not _PLAIN_PATH.fullmatch("/" + path if path else "") or any(
         segment in (".", "..") for segment in path.split("/")
     ):
@@ -98,5 +102,9 @@ def api_url_problem(url: str) -> str | None:
 
 
 def _without_password(url: str) -> str:
-    """``url`` with the password of a ``user:password@`` part replaced by ``***``."""
-    return re.sub(r"^([^:/?#]*://[^/?#@:]*:)[^/?#@]*@", r"\1***@", url)
+    """``url`` with everything between ``://`` and its last ``@`` shown as ``***``: a
+    password may hold any character, so no narrower cut is sure to hide all of it."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or "@" not in rest:
+        return url
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

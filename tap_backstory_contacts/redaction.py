@@ -35,7 +35,6 @@ MAX_REMEMBERED_TOKENS = 64
 class _Variant(t.NamedTuple):
     text: str
     label: str
-    pattern: re.Pattern[str]
 
 
 _lock = threading.Lock()
@@ -71,14 +70,7 @@ def _remember(value: object, label: str, *, token: bool) -> None:
         json.dumps(text)[1:-1],
         repr(text)[1:-1],
     }
-    entries = [
-        _Variant(
-            variant,
-            f"<{label}>",
-            re.compile(rf"(?<![A-Za-z0-9]){re.escape(variant)}(?![A-Za-z0-9])"),
-        )
-        for variant in sorted(variants)
-    ]
+    entries = [_Variant(variant, f"<{label}>") for variant in sorted(variants)]
     with _lock:
         if not token:
             _pinned[text] = entries
@@ -92,12 +84,28 @@ def _remember(value: object, label: str, *, token: bool) -> None:
     install()
 
 
+def forget() -> None:
+    """Forget every registered value (a test suite starts each case clean with it)."""
+    global _ordered
+    with _lock:
+        _pinned.clear()
+        _tokens.clear()
+        _ordered = []
+
+
 def redact(text: str) -> str:
-    """``text`` with every whole occurrence of a registered secret replaced by its label."""
-    for variant in _ordered:
-        if variant.text in text:
-            text = variant.pattern.sub(variant.label, text)
-    return text
+    """``text`` with every whole occurrence of a registered secret replaced by its label.
+
+    One pass over ``text`` with every value found in it, longest first: a value inside
+    another is never cut out of it first, and a label put in is never redacted again.
+    """
+    found = [variant for variant in _ordered if variant.text in text]
+    if not found:
+        return text
+    labels = {variant.text: variant.label for variant in found}
+    either = "|".join(re.escape(variant.text) for variant in found)
+    pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{either})(?![A-Za-z0-9])")
+    return pattern.sub(lambda match: labels[match.group()], text)
 
 
 def install() -> None:

@@ -66,6 +66,13 @@ def test_tokens_are_redacted_while_they_can_appear_and_memory_stays_bounded() ->
     assert redaction.redact(tokens[0]) == tokens[0]  # long replaced: forgotten
 
 
+def test_a_label_put_in_is_never_redacted_again() -> None:
+    redaction.register("labelword", "client labelword")
+    redaction.register("outer-labelword-value", "client_secret")
+    text = "labelword outer-labelword-value labelword_x"
+    assert redaction.redact(text) == "<client labelword> <client_secret> <client labelword>_x"
+
+
 @pytest.mark.parametrize(
     ("answer", "complaint"),
     [

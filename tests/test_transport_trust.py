@@ -150,6 +150,9 @@ def test_a_backslash_url_to_a_remote_host_is_refused(remote: str) -> None:
         "https://user:pw-in-url-1@api.people.ai",
         "https://user@api.people.ai",
         "https://@api.people.ai",
+        "https://user:pw-in-url-1@with/slash@api.people.ai",
+        "https://user:pw-in-url-1#hash@api.people.ai",
+        "https://user:pw-in-url-1?q@api.people.ai",
     ],
 )
 def test_userinfo_in_api_url_is_refused_without_quoting_the_password(url: str) -> None:
