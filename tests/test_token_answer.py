@@ -7,6 +7,7 @@ import logging
 import typing as t
 
 import pytest
+import requests
 
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts import redaction
@@ -144,3 +145,18 @@ def test_an_absurdly_long_lifetime_is_renewed_after_a_day(
     assert out.bookmark() == START
     assert sum(waits) > MAX_LIFETIME_SECONDS
     assert api.count("token") == 2  # once at the start, once a day later
+
+
+def test_the_fakes_token_answer_fault_sets_and_leaves_out_fields(api: FakeBackstory) -> None:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": api.config.client_id,
+        "client_secret": api.config.client_secret,
+    }
+    api.faults.add("token", "token_answer", access_token=None, omit=["token_type"])
+    api.faults.add("token", "token_answer", expires_in=-5)
+    first = requests.post(f"{api.url}/auth/v1/tokens", data=form, timeout=10).json()
+    second = requests.post(f"{api.url}/auth/v1/tokens", data=form, timeout=10).json()
+    assert first == {"access_token": None, "expires_in": 7200}
+    assert second["expires_in"] == -5
+    assert second["access_token"] in api.tokens
