@@ -42,7 +42,8 @@ class JobEndedError(ExportJobError):
 
 
 class JobLimitError(TapBackstoryError):
-    """The API refused a new job for now: the org's 2 running / 10 queued jobs are taken."""
+    """The API refused a new job for now: the org's running and queued
+    job slots (``jobs.model.MAX_RUNNING_JOBS``, ``MAX_QUEUED_JOBS``) are taken."""
 
 
 class WindowTooLargeError(TapBackstoryError):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import typing as t
 
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, logger
 from tap_backstory_contacts.errors import (
     ApiError,
     ExportJobError,
@@ -14,7 +13,14 @@ from tap_backstory_contacts.errors import (
     JobLimitError,
     WindowTooLargeError,
 )
-from tap_backstory_contacts.jobs import JOBS_PATH, ExportJob, JobState, job_from_body
+from tap_backstory_contacts.jobs.model import (
+    JOBS_PATH,
+    MAX_QUEUED_JOBS,
+    MAX_RUNNING_JOBS,
+    ExportJob,
+    JobState,
+    job_from_body,
+)
 from tap_backstory_contacts.retry import (
     TransientError,
     doubling_waits,
@@ -27,12 +33,11 @@ if t.TYPE_CHECKING:
     from tap_backstory_contacts.windows import Window
 
 HEARTBEAT_SECONDS = 60.0
-# The API's answers when 2 jobs already run or 10 are queued are undocumented; both seen
+# The API's answers when its job limits are reached are undocumented; both seen
 # forms mean "wait for a slot", not "give up".
 LIMIT_STATUSES = frozenset({409, 429})
 # A 400 whose message is about the date range (the API caps a job at 14 days or 1 year).
 RANGE_REFUSAL = re.compile(r"range|too (large|long|many)|at most \d+ days|exceed", re.IGNORECASE)
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 def create_job(
@@ -69,9 +74,10 @@ def create_job(
             if waited + delay > poll.timeout:
                 raise ExportJobError(
                     f"{what}: the API still refused it after {waited:.0f}s ({message}); "
-                    f"job_timeout_seconds is {poll.timeout:g}. An org runs at most 2 export "
-                    "jobs and queues 10: other jobs on this org may hold the slots; try again "
-                    "later or raise job_timeout_seconds."
+                    f"job_timeout_seconds is {poll.timeout:g}. An org runs at most "
+                    f"{MAX_RUNNING_JOBS} export jobs and queues {MAX_QUEUED_JOBS}: other jobs "
+                    "on this org may hold the slots; try again later or raise "
+                    "job_timeout_seconds."
                 ) from exc
             logger.info(
                 "%s: the API is at its job limit (%s); trying again in %.1fs", what, message, delay
@@ -109,8 +115,9 @@ def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSetti
         if elapsed >= poll.timeout:
             raise ExportJobError(
                 f"{job.describe()} was still {job.state} after {elapsed:.0f}s; "
-                f"job_timeout_seconds is {poll.timeout:g}. The API runs at most 2 jobs at once "
-                "and queues 10; raise job_timeout_seconds or try again later."
+                f"job_timeout_seconds is {poll.timeout:g}. The API runs at most "
+                f"{MAX_RUNNING_JOBS} jobs at once and queues {MAX_QUEUED_JOBS}; raise "
+                "job_timeout_seconds or try again later."
             )
         clock.sleep(min(wait, poll.timeout - elapsed))
         wait = next(waits)
