@@ -169,6 +169,23 @@ def _reset(fault: Fault, ex: Exchange) -> None:
     ex.reset = True
 
 
+def _lost(fault: Fault, ex: Exchange) -> None:
+    """The request was served (a job created) but its answer never arrives: a gateway's
+    error instead (``status``), or a TCP reset."""
+    if "status" in fault.opts:
+        ex.response = ApiError(int(fault.opts["status"])).response()
+    else:
+        ex.reset = True
+
+
+def _other_job(fault: Fault, ex: Exchange) -> None:
+    if not ex.export:
+        answer = orjson.loads(ex.body)
+        if isinstance(answer, dict) and "job_id" in answer:
+            answer["job_id"] = fault.opts.get("job_id", "ce-999999")
+            ex.body = orjson.dumps(answer)
+
+
 def _echo(fault: Fault, ex: Exchange) -> None:
     """An error whose text repeats the request (the Authorization header, the form)."""
     status = int(fault.opts.get("status", 500))
@@ -205,6 +222,20 @@ def _deflate_bomb(fault: Fault, ex: Exchange) -> None:
     if ex.export:  # error answers pass unchanged
         bomb = damage.deflate_bomb(int(fault.number("decoded_bytes", damage.DEFLATE_BOMB_BYTES)))
         ex.response = Response(200, [bomb], ex.content_type, {"Content-Encoding": "deflate"})
+
+
+def _token_answer(fault: Fault, ex: Exchange) -> None:
+    """A token answer (200) with access_token/expires_in set or left out; errors pass."""
+    try:
+        answer = orjson.loads(ex.body)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(answer, dict) or "access_token" not in answer:
+        return
+    answer.update({k: v for k, v in fault.opts.items() if k in ("access_token", "expires_in")})
+    for name in fault.opts.get("omit", ()):
+        answer.pop(name, None)
+    ex.body = orjson.dumps(answer)
 
 
 def _truncate(fault: Fault, ex: Exchange) -> None:
@@ -255,6 +286,20 @@ KINDS: dict[str, FaultKind] = {
         doc="error status (default 500) whose text repeats the request: Authorization, body, "
         "decoded form; plain=True for text/plain; Retry-After as for errors",
     ),
+    "lost": FaultKind(
+        Phase.SENT,
+        _lost,
+        options=("status",),
+        doc="served (a create makes its job), then the answer is lost: a TCP reset, or "
+        "status (e.g. 502, 504) as a gateway that timed out answers",
+    ),
+    "other_job": FaultKind(
+        Phase.BODY,
+        _other_job,
+        endpoints=("create", "status"),
+        options=("job_id",),
+        doc="the answer names job_id (default 'ce-999999') instead of its own job",
+    ),
     "redirect": FaultKind(
         Phase.INSTEAD,
         _redirect,
@@ -281,6 +326,15 @@ KINDS: dict[str, FaultKind] = {
         endpoints=("data",),
         options=("decoded_bytes",),
         doc="a deflate body of decoded_bytes of whitespace in a JSON array",
+    ),
+    "token_answer": FaultKind(
+        Phase.BODY,
+        _token_answer,
+        endpoints=("token",),
+        options=("access_token", "expires_in", "omit"),
+        doc="the token answer (200) with access_token and/or expires_in set to the values "
+        "given (any JSON value, None for null) and the fields named in omit (a list) left "
+        "out; a token not overridden is a real, valid one",
     ),
     "truncate": FaultKind(Phase.SENT, _truncate, doc="half the (compressed) body, sent whole"),
     "bad_crc": FaultKind(
