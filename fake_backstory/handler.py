@@ -17,7 +17,7 @@ from typing_extensions import override
 
 from fake_backstory.config import RequestLog
 from fake_backstory.endpoints import handle
-from fake_backstory.faults import Exchange, Fault, Phase
+from fake_backstory.exchange import Exchange, Fault, Phase
 from fake_backstory.responses import ApiError, Response, error_response
 from fake_backstory.state import ApiRequest, ApiState
 from fake_backstory.writer import Pause, write_body
