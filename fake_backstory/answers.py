@@ -12,7 +12,7 @@ import orjson
 from fake_backstory.responses import ApiError, Response
 
 if t.TYPE_CHECKING:
-    from fake_backstory.faults import Exchange, Fault
+    from fake_backstory.exchange import Exchange, Fault
 
 _INTEGER_FIELD = re.compile(rb'("total_inbound"\s*:\s*)-?[0-9]+')
 

@@ -135,5 +135,5 @@ class RequestLog:
     endpoint: str
     #: The request target exactly as received (path and query, percent-encoding intact).
     target: str = ""
-    #: The Authorization header as received ("" when absent).
-    authorization: str = ""
+    #: The request's headers as received (Authorization included).
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -160,7 +160,7 @@ def bearer_only(outcome: ChaosOutcome, run: RunResult) -> list[str]:
     found = []
     for request in run.requests:
         if request.endpoint in ("create", "status", "data"):
-            scheme, _, token = request.authorization.partition(" ")
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme != "Bearer" or token not in issued:
                 shown = scheme if scheme != "Bearer" else f"Bearer {token[:12]!r}"
                 found.append(f"{request.method} {request.path} carried {shown or 'nothing'}")

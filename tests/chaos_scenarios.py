@@ -24,12 +24,7 @@ PENDING_DEFECTS: dict[str, str] = {
     "empty_body": "#17.1 a 200 with an empty body is read as no records (data)",
     "csv_no_header": "#17.2 a CSV fragment without its header row loses a contact (data)",
     "bad_integer": "#17.4 '1_000', Arabic-Indic digits, 1e300 accepted as integers (data)",
-    "status_other_job": "#17.3 a status answer naming another job is trusted (jobs)",
-    "create_lost_answer": "#17.11 job creation retried blindly after a lost answer (jobs)",
     "signal_full_pipe": "#17.12 SIGTERM while the target reads nothing (jobs)",
-    "token_answer": "#17.10 token answer barely checked: empty token, expires_in <= 0 (transport)",
-    "proxy_env": "#17.6 plain-http loopback api_url sent through HTTP_PROXY (transport)",
-    "netrc": "#17.8 a ~/.netrc entry replaces the bearer token (transport)",
 }
 
 

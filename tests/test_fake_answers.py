@@ -88,10 +88,3 @@ def test_bad_integer_replaces_the_first_total_inbound(api: FakeBackstory) -> Non
     values = [r["total_inbound"] for r in answer.json()]
     assert 1e300 in values
     assert answer.headers["Content-Encoding"] == "gzip"  # compressed after the change
-
-
-def test_the_log_keeps_each_requests_authorization(api: FakeBackstory) -> None:
-    headers = _auth(api)
-    requests.get(f"{api.url}{JOBS}/nope", headers={"Authorization": "Basic eDp5"}, timeout=5)
-    requests.get(f"{api.url}{JOBS}/nope", headers=headers, timeout=5)
-    assert [r.authorization for r in api.requests[-2:]] == ["Basic eDp5", headers["Authorization"]]

@@ -13,11 +13,7 @@ from pathlib import Path
 import pytest
 
 from tap_backstory_contacts import clock, spool
-from tap_backstory_contacts.fragments import (
-    DownloadCancelledError,
-    FragmentDownloader,
-    stop_all_downloads,
-)
+from tap_backstory_contacts.fragments import DownloadCancelledError, FragmentDownloader
 
 
 def _returns_within(seconds: float, action: t.Callable[[], None]) -> bool:
@@ -37,7 +33,7 @@ def test_a_signal_while_a_download_is_submitted_stops_without_deadlock(
     start_worker = pool._adjust_thread_count
 
     def signal_lands_here() -> None:  # inside submit(), which holds the pool's lock
-        stop_all_downloads()  # what the tap's handler does
+        downloader.close()  # what the tap's handler does (Shutdown.stop)
         start_worker()
 
     monkeypatch.setattr(pool, "_adjust_thread_count", signal_lands_here)
