@@ -22,7 +22,7 @@ class FakeConfig:
 
     Fields that shape a job's data, format and timing (``contacts_per_day``, ``seed``,
     ``data_last_day``, ``extra_fields``, ``added_fields``, ``fragment_size``, ``json_shape``,
-    ``json_pretty``, ``hostile_*``, ``csv_*``, ``polls_*``, ``job_seconds``, ``bad_value_at``)
+    ``json_pretty``, ``hostile_*``, ``csv_*``, ``polls_*``, ``job_seconds``, ``bad_value*``)
     are copied into each job when it is created. Everything else (credentials, token TTL,
     ``gzip``, throttling, ``status_override``, ``empty_fragments``, ``report_fragments``,
     ``empty_data_status``, ``expired_status``, limits) is read live on every request.
@@ -73,6 +73,8 @@ class FakeConfig:
     empty_data_status: int = 200
     #: Export position (0-based) of a record whose ``total_inbound`` is the untypable text "n/a".
     bad_value_at: int | None = None
+    #: The value ``bad_value_at`` puts there (e.g. "1_000" or 2**63 for integer checks).
+    bad_value: Any = "n/a"
     #: Status responses of Completed jobs report this fragment count instead of the real one.
     fragments_override: int | None = None
     #: Ids given to the next created jobs, in order (str or int; e.g. "a/b", "x#frag");

@@ -25,8 +25,10 @@ BODY_KINDS = ("drop_mid_body", "short_body", "truncate", "corrupt", "bad_crc")
 #: Faults of a hostile or misconfigured server, answered instead of the normal response:
 #: an error whose text echoes the request (secrets included), a redirect elsewhere.
 HOSTILE_KINDS = ("echo", "redirect")
-#: Faults that replace the data body with hostile content (see ``data_fault_body``).
-DATA_KINDS = ("long_line", "deflate_bomb")
+#: Faults that replace the data body with hostile content (see ``data_fault_body``):
+#: "empty_body" is a 200 with no body (Content-Length: 0, as a proxy on a backend timeout
+#: sends) or only whitespace; "no_header" is a CSV body without its header row.
+DATA_KINDS = ("long_line", "deflate_bomb", "empty_body", "no_header")
 FAULT_KINDS = (*ERROR_KINDS, *BODY_KINDS, *HOSTILE_KINDS, *DATA_KINDS, "reset", "delay", "stall")
 _RETRY_AFTER_OPTS = {"retry_after", "retry_after_http_date"}
 _ALLOWED_OPTS = {
@@ -37,6 +39,7 @@ _ALLOWED_OPTS = {
     "stall": {"seconds", "after_bytes"},
     "long_line": {"length"},
     "deflate_bomb": {"decoded_bytes"},
+    "empty_body": {"whitespace"},
 }
 #: Options every kind accepts: ``fragment`` (only that data fragment) and ``after``
 #: (let that many matching requests pass first, then apply the fault).
@@ -143,6 +146,8 @@ class FaultQueue:
         - "redirect": ``status`` (default 307) to ``location`` (required).
         - "long_line" (data): a first record of ``length`` bytes (JSON Lines or array).
         - "deflate_bomb" (data): a deflate body of ``decoded_bytes`` of whitespace in an array.
+        - "empty_body" (data): a 200 whose body is empty, or ``whitespace`` bytes of it.
+        - "no_header" (data): a CSV body without its header row.
         """
         if endpoint not in FAULT_ENDPOINTS:
             raise ValueError(f"unknown fault endpoint {endpoint!r}; use one of {FAULT_ENDPOINTS}")

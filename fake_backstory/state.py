@@ -268,12 +268,19 @@ class ApiState:
             size = int(fault.opts.get("decoded_bytes", DEFLATE_BOMB_BYTES))
             bomb = {"Content-Encoding": "deflate"}
             return Response(200, [deflate_bomb(size)], export.content_type, bomb)
+        if kind == "empty_body":
+            blank = b" \n" * (int(fault.opts.get("whitespace", 0)) // 2) if fault else b""
+            return Response(200, [blank], export.content_type)
         body: list[Chunk]
         body = export.stitched() if fragment is None else export.fragment(fragment)
+        if kind == "no_header":
+            if export.layout != "csv":
+                raise ValueError("the no_header fault needs a CSV export")
+            body = body[1:]
         content_type = export.content_type
         headers: dict[str, str] = {}
         mode = self.config.gzip
-        altered = corrupt or kind == "long_line"
+        altered = corrupt or kind in ("long_line", "no_header")
         if corrupt:
             body = [corrupt_bytes(join(body), export.layout)]
         if fault is not None and kind == "long_line":
