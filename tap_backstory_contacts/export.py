@@ -57,7 +57,10 @@ class ContactsExport:
         """Every record of every window, window by window, fragment by fragment."""
         plan = WindowPlan(windows, self._jobs, ahead=self._settings.max_concurrent_jobs)
         progress = Progress()
-        with FragmentDownloader(self._client, self._settings.max_parallel_downloads) as downloader:
+        settings = self._settings
+        with FragmentDownloader(
+            self._client, settings.max_parallel_downloads, settings.max_spool_bytes
+        ) as downloader:
             reader = FragmentReader(
                 self._settings.output_format, self._shaper, downloader.download_again
             )

@@ -19,6 +19,7 @@ from tap_backstory_contacts import clock
 from tap_backstory_contacts.batches import can_write, enabled, without_switch, write_batches
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
+from tap_backstory_contacts.errors import OutputError
 from tap_backstory_contacts.export import ContactsExport
 from tap_backstory_contacts.ledger import Ledger
 from tap_backstory_contacts.output import flush_pending_records
@@ -85,6 +86,12 @@ class EnrichedContactsStream(Stream):
         )
         if days is None:
             last = last_complete_day(today)
+            if settings.start_date > last:  # validation refused any later start_date
+                self.logger.warning(
+                    "start_date %s is today: its data is complete only tomorrow; nothing "
+                    "is extracted until then.",
+                    settings.start_date,
+                )
             self.logger.info(
                 "Stream '%s' is up to date: bookmark %s, nothing to extract up to %s (%s); "
                 "no export job needed.",
@@ -110,7 +117,7 @@ class EnrichedContactsStream(Stream):
             yield from export.records(windows)
         finally:
             client.close()
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OutputError):
                 flush_pending_records()
 
     @override
