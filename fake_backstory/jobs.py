@@ -95,7 +95,7 @@ def job_records(
 
 
 def _with_bad_value(
-    records: Iterator[dict[str, Any]], position: int, value: Any
+    records: Iterator[dict[str, Any]], position: int, value: str
 ) -> Iterator[dict[str, Any]]:
     """The records, with an integer field of one of them turned into ``value``."""
     for index, record in enumerate(records):
@@ -207,7 +207,7 @@ class FakeJob:
             s.csv_line_terminator,
             s.csv_header_names,
             s.bad_value_at,
-            orjson.dumps(s.bad_value),
+            s.bad_value,
         )
 
     def gzipped(self, fragment: int | None) -> bytes:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import itertools
-import logging
 import os
 import re
 import stat
@@ -29,7 +28,8 @@ from urllib.request import url2pathname
 import fsspec  # type: ignore[import-untyped]
 import orjson
 
-from tap_backstory_contacts.environment import FALSE_WORDS
+from tap_backstory_contacts import logger
+from tap_backstory_contacts.environment import SETTING_FALSE_WORDS
 from tap_backstory_contacts.errors import NO_ROOM, DiskSpaceError
 
 if t.TYPE_CHECKING:
@@ -43,8 +43,6 @@ DIRECTORY_MODE = 0o700
 SUFFIX = ".json.gz"
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
-logger = logging.getLogger(__name__)
-
 
 def enabled(raw: t.Any) -> t.TypeGuard[t.Mapping[str, t.Any]]:
     """Whether a ``batch_config`` asks for BATCH messages.
@@ -57,7 +55,7 @@ def enabled(raw: t.Any) -> t.TypeGuard[t.Mapping[str, t.Any]]:
         return False
     switch = raw.get("enabled", True)
     # A string too: Meltano may pass "false".
-    return str(switch).lower() not in FALSE_WORDS
+    return str(switch).lower() not in SETTING_FALSE_WORDS
 
 
 def without_switch(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import typing as t
 
 import requests
 
-from tap_backstory_contacts import redaction
+from tap_backstory_contacts import logger, redaction
 from tap_backstory_contacts.auth import TOKEN_PATH, TokenProvider
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import (
@@ -29,7 +28,6 @@ CONNECT_TIMEOUT_SECONDS = 15.0
 # is an idle timeout): a stalled body becomes a retryable failure, not a hung run.
 IDLE_READ_TIMEOUT_SECONDS = 60.0
 USER_AGENT = "tap-backstory-contacts"
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 def server_message(response: requests.Response) -> str:

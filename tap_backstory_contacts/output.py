@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import weakref
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, SingerMessageType
@@ -27,7 +26,6 @@ class StateFlushingWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
-        _WRITERS.add(self)
 
     @override
     def write_message(self, message: Message) -> None:
@@ -37,7 +35,9 @@ class StateFlushingWriter(MsgSpecWriter):
             self.flush()
 
     def flush(self) -> None:
-        """Write out whatever is buffered; an ``OutputError`` names why that failed."""
+        """Write out whatever is buffered; at the end of a sync, even one ending with an
+        error, so that records extracted before it still reach the target (no STATE
+        vouches for them). An ``OutputError`` names why a write failed."""
         try:
             if self._pending:
                 sys.stdout.buffer.write(self._pending)
@@ -45,9 +45,6 @@ class StateFlushingWriter(MsgSpecWriter):
             sys.stdout.flush()
         except OSError as exc:
             raise output_error(exc) from exc
-
-
-_WRITERS: weakref.WeakSet[StateFlushingWriter] = weakref.WeakSet()
 
 
 def output_error(exc: OSError) -> OutputError:
@@ -65,10 +62,3 @@ def output_error(exc: OSError) -> OutputError:
             "run again (windows not confirmed by a STATE are extracted again)."
         )
     return OutputError(f"The tap's output (stdout) could not be written: {exc}")
-
-
-def flush_pending_records() -> None:
-    """Write out RECORDs still buffered, e.g. when a sync ends with an error: records
-    extracted before it still reach the target (no STATE vouches for them)."""
-    for writer in list(_WRITERS):
-        writer.flush()

@@ -24,8 +24,9 @@ import typing as t
 import urllib.parse
 
 MIN_SECRET_LENGTH = 6
-# Every token of a long run stays redacted (tokens are renewed hourly, so this covers days);
-# the bound keeps the per-record cost flat in a process that runs many syncs (tests).
+# Every token of a long run stays redacted (a token lasts 7200 s and is renewed shortly before
+# it expires, so 64 cover about five days); the bound keeps the per-record cost flat in a
+# process that runs many syncs (tests).
 MAX_REMEMBERED = 64
 
 _lock = threading.Lock()

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
+from tap_backstory_contacts.jobs.model import MAX_RUNNING_JOBS
 from tap_backstory_contacts.limits import DEFAULT_MAX_SPOOL_BYTES
 from tap_backstory_contacts.retry import RetryPolicy
 from tap_backstory_contacts.windows import date_range_error
-
-if t.TYPE_CHECKING:
-    from tap_backstory_contacts.windows import Window
 
 DEFAULT_API_URL = "https://api.people.ai"
 
@@ -124,11 +122,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_concurrent_jobs",
-        th.IntegerType(minimum=1, maximum=2),
+        th.IntegerType(minimum=1, maximum=MAX_RUNNING_JOBS),
         default=2,
         title="Max Concurrent Jobs",
         description="Export jobs in flight at once: with 2, the next window's job runs on the "
-        "server while the current window downloads. The API runs at most 2.",
+        f"server while the current window downloads. The API runs at most {MAX_RUNNING_JOBS}.",
     ),
     th.Property(
         "max_parallel_downloads",
@@ -202,14 +200,6 @@ _DATE_TIME = re.compile(
 )
 
 
-def parse_date(value: str) -> datetime.date:
-    """A ``YYYY-MM-DD`` date (the form of bookmarks and ledger windows in state); raises
-    ``ValueError`` for anything else."""
-    if len(value) != 10:
-        raise ValueError(value)
-    return datetime.date.fromisoformat(value)
-
-
 def is_loopback(host: str | None) -> bool:
     """Whether ``host`` (a URL's hostname) is this machine: 127.0.0.0/8, ::1 or localhost."""
     if not host:
@@ -232,7 +222,7 @@ def parse_setting_date(value: str) -> datetime.date:
     text = re.sub(r"(\.\d{6})\d+", r"\1", value).upper().replace("Z", "+00:00")
     try:
         if len(value) == 10:
-            return parse_date(value)
+            return datetime.date.fromisoformat(value)
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise problem from None
@@ -345,23 +335,3 @@ class Settings:
                 max_seconds=float(config["max_retry_seconds"]),
             ),
         )
-
-    def job_params(self, window: Window) -> dict[str, t.Any]:
-        """The job creation body for ``window``.
-
-        All three booleans are always sent: the API documents no defaults for them.
-        ``country`` and ``state`` are sent only when set.
-        """
-        params: dict[str, t.Any] = {
-            "start_date": window.start.isoformat(),
-            "end_date": window.end.isoformat(),
-            "include_historical": self.include_historical,
-            "include_existing": self.include_existing,
-            "is_sourced_by_people_ai": self.is_sourced_by_people_ai,
-            "output_format": self.output_format,
-        }
-        if self.country:
-            params["country"] = self.country
-        if self.state:
-            params["state"] = self.state
-        return params

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import re
 import shutil
@@ -19,14 +18,13 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, logger
 from tap_backstory_contacts.errors import NO_ROOM, DiskSpaceError
 from tap_backstory_contacts.limits import DEFAULT_MAX_SPOOL_BYTES, mib
 
 PREFIX = "tap-backstory-contacts-spool-"
 TMPDIR_HINT = "set TMPDIR to a folder on a disk with more room"
 _NAME = re.compile(re.escape(PREFIX) + r"(\d+)-")
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 class Spool:

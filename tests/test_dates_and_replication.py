@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fake_backstory import FakeBackstory
-from tap_backstory_contacts.settings import parse_date, parse_setting_date, semantic_errors
+from tap_backstory_contacts.saved_state import parse_date
+from tap_backstory_contacts.settings import parse_setting_date, semantic_errors
 from tests.conftest import make_config
 from tests.singer_run import bookmark_state, run_cli, sync
 
