@@ -136,3 +136,5 @@ class RequestLog:
     endpoint: str
     #: The request target exactly as received (path and query, percent-encoding intact).
     target: str = ""
+    #: The request's headers as received (Authorization included).
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -25,6 +25,11 @@ class ApiError(TapBackstoryError):
         super().__init__(f"{what} failed: HTTP {status}: {server_message}")
 
 
+class ConfigurationError(TapBackstoryError):
+    """A setting cannot work as given (found out only when it is used, e.g. a host name
+    that does not resolve)."""
+
+
 class AuthenticationError(TapBackstoryError):
     """The token endpoint refused the credentials."""
 
