@@ -137,6 +137,19 @@ def _deflate_bomb(fault: Fault, ex: Exchange) -> None:
         ex.response = Response(200, [bomb], ex.content_type, {"Content-Encoding": "deflate"})
 
 
+def _empty_body(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        blank = b" \n" * (int(fault.number("whitespace", 0)) // 2)
+        ex.response = Response(200, [blank], ex.content_type)
+
+
+def _no_header(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        if ex.layout != "csv":
+            raise ValueError("no_header needs a CSV export")
+        ex.body = ex.body[ex.body.find(b"\n") + 1 :]
+
+
 def _token_answer(fault: Fault, ex: Exchange) -> None:
     """A token answer (200) with access_token/expires_in set or left out; errors pass."""
     try:
@@ -239,6 +252,20 @@ KINDS: dict[str, FaultKind] = {
         endpoints=("data",),
         options=("decoded_bytes",),
         doc="a deflate body of decoded_bytes of whitespace in a JSON array",
+    ),
+    "empty_body": FaultKind(
+        Phase.BODY,
+        _empty_body,
+        endpoints=("data",),
+        options=("whitespace",),
+        doc="a 200 with an empty body (Content-Length: 0, as a proxy sends on a backend "
+        "timeout), or whitespace bytes of only whitespace",
+    ),
+    "no_header": FaultKind(
+        Phase.BODY,
+        _no_header,
+        endpoints=("data",),
+        doc="a CSV export without its header row (other layouts answer 500)",
     ),
     "token_answer": FaultKind(
         Phase.BODY,
