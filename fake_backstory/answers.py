@@ -1,6 +1,5 @@
 """Fault kinds that alter an answer the API did serve (their rows are in faults.py): a patched
-JSON answer, an empty 200 body, an answer lost after the work was done, a CSV export without its
-header row, a JSON export with a hostile integer."""
+JSON answer, an answer lost after the work was done, a JSON export with a hostile integer."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import typing as t
 
 import orjson
 
-from fake_backstory.responses import ApiError, Response
+from fake_backstory.responses import ApiError
 
 if t.TYPE_CHECKING:
     from fake_backstory.exchange import Exchange, Fault
@@ -35,15 +34,6 @@ def patch_json(fault: Fault, ex: Exchange) -> None:
     ex.body = orjson.dumps(payload)
 
 
-def empty_body(fault: Fault, ex: Exchange) -> None:
-    """A 200 answer with nothing in it, as a proxy or CDN sends on a backend timeout."""
-    response = ex.response
-    if response is None or response.status != 200:
-        return
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-encoding"}
-    ex.response = Response(200, [], response.content_type, headers)
-
-
 def lost_answer(fault: Fault, ex: Exchange) -> None:
     """The request was served (a job created), then its answer lost: error ``status``
     (default 504), or a reset when ``status`` is 0."""
@@ -52,21 +42,6 @@ def lost_answer(fault: Fault, ex: Exchange) -> None:
         ex.reset = True
     else:
         ex.response = ApiError(status).response()
-
-
-def no_header(fault: Fault, ex: Exchange) -> None:
-    """A CSV export without its first (header) row; other answers unchanged."""
-    if not ex.export or ex.layout != "csv":
-        return
-    data = ex.body
-    ends = [pos for pos in (data.find(b"\n"), data.find(b"\r")) if pos >= 0]
-    if not ends:
-        ex.body = b""
-        return
-    end = min(ends)
-    if data[end : end + 2] == b"\r\n":
-        end += 1
-    ex.body = data[end + 1 :]
 
 
 def bad_integer(fault: Fault, ex: Exchange) -> None:

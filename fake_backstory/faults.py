@@ -137,6 +137,19 @@ def _deflate_bomb(fault: Fault, ex: Exchange) -> None:
         ex.response = Response(200, [bomb], ex.content_type, {"Content-Encoding": "deflate"})
 
 
+def _empty_body(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        blank = b" \n" * (int(fault.number("whitespace", 0)) // 2)
+        ex.response = Response(200, [blank], ex.content_type)
+
+
+def _no_header(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        if ex.layout != "csv":
+            raise ValueError("no_header needs a CSV export")
+        ex.body = ex.body[ex.body.find(b"\n") + 1 :]
+
+
 def _token_answer(fault: Fault, ex: Exchange) -> None:
     """A token answer (200) with access_token/expires_in set or left out; errors pass."""
     try:
@@ -240,6 +253,20 @@ KINDS: dict[str, FaultKind] = {
         options=("decoded_bytes",),
         doc="a deflate body of decoded_bytes of whitespace in a JSON array",
     ),
+    "empty_body": FaultKind(
+        Phase.BODY,
+        _empty_body,
+        endpoints=("data",),
+        options=("whitespace",),
+        doc="a 200 with an empty body (Content-Length: 0, as a proxy sends on a backend "
+        "timeout), or whitespace bytes of only whitespace",
+    ),
+    "no_header": FaultKind(
+        Phase.BODY,
+        _no_header,
+        endpoints=("data",),
+        doc="a CSV export without its header row (other layouts answer 500)",
+    ),
     "token_answer": FaultKind(
         Phase.BODY,
         _token_answer,
@@ -274,21 +301,12 @@ KINDS: dict[str, FaultKind] = {
         doc="the JSON answer (not an error) updated with fields (a dict), without the keys in "
         "drop; or replaced by the raw text body",
     ),
-    "empty_body": FaultKind(
-        Phase.SENT, answers.empty_body, doc="a 200 answer sent with an empty body"
-    ),
     "lost_answer": FaultKind(
         Phase.SENT,
         answers.lost_answer,
         options=("status",),
         doc="the request is served (a job created), then answered with error status "
         "(default 504) instead, or reset when status is 0",
-    ),
-    "no_header": FaultKind(
-        Phase.BODY,
-        answers.no_header,
-        endpoints=("data",),
-        doc="a CSV export without its header row (JSON exports unchanged)",
     ),
     "bad_integer": FaultKind(
         Phase.BODY,

@@ -28,7 +28,7 @@ def test_a_signal_while_a_download_is_submitted_stops_without_deadlock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    downloader = FragmentDownloader(client=None, max_parallel=2)  # type: ignore[arg-type]
+    downloader = FragmentDownloader(None, max_parallel=2, max_spool_bytes=1 << 20)  # type: ignore[arg-type]
     pool = downloader._pool
     start_worker = pool._adjust_thread_count
 
