@@ -50,9 +50,9 @@ def is_compressed(path: Path, encoding: str) -> bool:
 
 
 class DeflateReader(io.RawIOBase):
-    """The decoded bytes of a deflate body: a zlib stream (RFC 1950, as HTTP specifies) or
-    raw deflate (RFC 1951, which some servers send). Seeking back starts over, as gzip does.
-    """
+    """The decoded bytes of a deflate body: a zlib stream (RFC 1950, as HTTP specifies),
+    raw deflate (RFC 1951) or gzip, which some servers send instead. Seeking back starts
+    over, as gzip does."""
 
     def __init__(self, raw: t.BinaryIO) -> None:
         super().__init__()
@@ -66,7 +66,11 @@ class DeflateReader(io.RawIOBase):
         head = self._raw.read(2)
         self._raw.seek(0)
         wrapped = len(head) == 2 and head[0] & 0x0F == 8 and int.from_bytes(head) % 31 == 0
-        self._inflate = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        if head == GZIP_MAGIC:  # labelled deflate, sent as gzip (seen from some servers)
+            wbits = 16 + zlib.MAX_WBITS
+        else:
+            wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+        self._inflate = zlib.decompressobj(wbits)
         self._position = 0
 
     @override

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
 import typing as t
 from pathlib import PurePath
 
@@ -24,7 +21,7 @@ from typing_extensions import override
 from tap_backstory_contacts import PLUGIN_NAME, redaction
 from tap_backstory_contacts.connection import check_connection
 from tap_backstory_contacts.environment import env_config, load_dotenv_file
-from tap_backstory_contacts.errors import OutputError, TapBackstoryError
+from tap_backstory_contacts.errors import TapBackstoryError
 from tap_backstory_contacts.output import StateFlushingWriter
 from tap_backstory_contacts.saved_state import readable_state
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
@@ -185,23 +182,12 @@ class TapBackstoryContacts(Tap):
         except TapBackstoryError as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400
             cls.logger.debug("Traceback of the error above", exc_info=exc)
-            if isinstance(exc, OutputError):
-                _discard_stdout()
             raise SystemExit(1) from None
         except (ConfigValidationError, click.exceptions.Exit, click.ClickException):
             raise  # the SDK's command reports these
         except Exception as exc:
             _report_unexpected(cls.logger, exc, "The tap stopped")
             raise SystemExit(1) from None
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null: what is still buffered for a closed pipe or a full disk
-    would fail again at exit, and Python would print that second failure."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def _report_unexpected(logger: logging.Logger, exc: Exception, what: str) -> None:

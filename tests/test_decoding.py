@@ -4,6 +4,7 @@ damaged stream is unreadable data (downloaded again), never a short list of reco
 
 from __future__ import annotations
 
+import gzip
 import json
 import typing as t
 import zlib
@@ -27,7 +28,9 @@ def raw_deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-@pytest.mark.parametrize("encode", [zlib.compress, raw_deflate], ids=["zlib", "raw"])
+@pytest.mark.parametrize(
+    "encode", [zlib.compress, raw_deflate, gzip.compress], ids=["zlib", "raw", "gzip"]
+)
 def test_a_deflate_file_reads_as_its_records(tmp_path: Path, encode: t.Any) -> None:
     path = tmp_path / "fragment"
     path.write_bytes(encode(BODY))

@@ -162,6 +162,21 @@ def test_a_target_that_stopped_reading_is_named(api: FakeBackstory, tmp_path: Pa
     assert api.count("create") <= 1
 
 
+def test_a_target_that_stops_reading_mid_run_is_named(api: FakeBackstory, tmp_path: Path) -> None:
+    command = cli_command(tmp_path, make_config(api), None)  # two windows
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert '"SCHEMA"' in process.stdout.readline()
+        process.stdout.close()  # the target ends after the first message
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    done = subprocess.CompletedProcess(command, process.returncode, "", stderr)
+    assert_named_error(
+        done, "The target stopped reading the tap's output (its end of the pipe closed)"
+    )
+
+
 def test_the_spool_never_holds_more_than_max_spool_bytes(
     api: FakeBackstory, tmp_path: Path
 ) -> None:
