@@ -114,11 +114,7 @@ def _untuned_pipe(scratch: Path, tap: dict[str, t.Any], schema: str, db: Connect
     target_config = write_config(
         scratch,
         {
-            "host": db.host,
-            "port": db.port,
-            "user": db.user,
-            "password": db.password,
-            "database": db.database,
+            **db.target_config(),
             "default_target_schema": schema,
         },
         "untuned-target.json",

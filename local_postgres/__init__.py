@@ -68,24 +68,25 @@ class Connection:
             "PGDATABASE": self.database,
         }
 
-    def target_env(self) -> dict[str, str]:
-        """The TARGET_POSTGRES_* settings that point target-postgres at this server.
+    def target_config(self) -> dict[str, str | int]:
+        """target-postgres's connection settings for this server.
 
         target-postgres 0.8.1 renders host and port into a URL and parses it again, which loses
         a socket directory: for one, it gets the whole URL (sqlalchemy_url wins over the rest).
         """
         if self.host.startswith("/"):
-            return {
-                "TARGET_POSTGRES_SQLALCHEMY_URL": self.sqlalchemy_url(),
-                "TARGET_POSTGRES_PASSWORD": self.password,
-            }
+            return {"sqlalchemy_url": self.sqlalchemy_url(), "password": self.password}
         return {
-            "TARGET_POSTGRES_HOST": self.host,
-            "TARGET_POSTGRES_PORT": str(self.port),
-            "TARGET_POSTGRES_USER": self.user,
-            "TARGET_POSTGRES_PASSWORD": self.password,
-            "TARGET_POSTGRES_DATABASE": self.database,
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "database": self.database,
         }
+
+    def target_env(self) -> dict[str, str]:
+        """The TARGET_POSTGRES_* variables of ``target_config``."""
+        return {f"TARGET_POSTGRES_{k.upper()}": str(v) for k, v in self.target_config().items()}
 
     def sqlalchemy_url(self) -> str:
         """A ``postgresql+psycopg://`` URL (for MELTANO_DATABASE_URI); a socket directory goes

@@ -4,8 +4,11 @@ its owner died without stopping it."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,18 @@ import local_postgres
 from local_postgres import Connection
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_root() -> Iterator[Path]:
+    """A folder for servers under the project's .postgres/, removed afterwards. Not under
+    pytest's tmp_path: as root the server runs as the OS user embedded_postgres, which must
+    traverse the path, and every pytest session resets /tmp/pytest-of-root to mode 0700."""
+    local_postgres.DATA_ROOT.mkdir(exist_ok=True)
+    root = local_postgres.DATA_ROOT / f"test-{uuid.uuid4().hex[:8]}"
+    root.mkdir()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def running(data_dir: Path) -> bool:
@@ -47,12 +62,12 @@ def test_a_socket_directory_reaches_target_postgres_as_a_url() -> None:
     }
 
 
-def test_embedded_server_is_private_and_removed_after_an_error(tmp_path: Path) -> None:
+def test_embedded_server_is_private_and_removed_after_an_error(data_root: Path) -> None:
     seen: list[Path] = []
 
     def use_then_fail() -> None:
-        with local_postgres.embedded("t", tmp_path) as db:
-            (data_dir,) = tmp_path.iterdir()
+        with local_postgres.embedded("t", data_root) as db:
+            (data_dir,) = data_root.iterdir()
             seen.append(data_dir)
             assert db.embedded
             assert db.host.startswith(str(data_dir))  # its socket, in its own folder: no TCP
@@ -71,17 +86,19 @@ def test_embedded_server_is_private_and_removed_after_an_error(tmp_path: Path) -
     assert not postmaster.exists(), "the server process is gone"
 
 
-def test_two_servers_at_once_do_not_share(tmp_path: Path) -> None:
-    with local_postgres.embedded("a", tmp_path) as a, local_postgres.embedded("b", tmp_path) as b:
+def test_two_servers_at_once_do_not_share(data_root: Path) -> None:
+    with local_postgres.embedded("a", data_root) as a, local_postgres.embedded("b", data_root) as b:
         assert a.host != b.host
         local_postgres.psql(a, "create table only_in_a (x int)")
         assert local_postgres.psql(b, "select to_regclass('only_in_a') is null") == "t"
 
 
-def test_up_leaves_a_server_that_down_or_a_later_sweep_stops(tmp_path: Path) -> None:
+def test_up_leaves_a_server_that_down_or_a_later_sweep_stops(
+    data_root: Path, tmp_path: Path
+) -> None:
     """`python -m local_postgres up DIR` (scripts/demo.sh) belongs to the calling shell: once
     that shell is gone (killed before its trap ran), the next start sweeps the server away."""
-    data_dir = tmp_path / "demo-1"
+    data_dir = data_root / "demo-1"
     shell = subprocess.run(
         [
             "/bin/bash",
@@ -100,7 +117,7 @@ def test_up_leaves_a_server_that_down_or_a_later_sweep_stops(tmp_path: Path) -> 
     assert exports["PGDATABASE"] == "d"
     assert running(data_dir), "up leaves the server running for the script"
 
-    local_postgres.sweep(tmp_path)  # the shell that owned it has exited
+    local_postgres.sweep(data_root)  # the shell that owned it has exited
 
     assert not running(data_dir)
     assert not data_dir.exists()
