@@ -41,18 +41,20 @@ lint: venv
 
 # The whole suite on .venv's Python (3.11; the e2e tests install meltano.yml's plugins into a
 # temporary copy of the project) and, alongside it, the unit and behaviour tests on Python 3.12
-# and 3.13 and on the newest singer-sdk allowed (noxfile.py), one session after the other: two
-# processes for CI's two cores (more made timing-sensitive tests flaky under load).
+# and 3.13 with every dependency at its lower bound, on the newest releases allowed, and the
+# Dagster example end to end (noxfile.py), one session after the other: two processes for CI's
+# two cores (more made timing-sensitive tests flaky under load). PostgreSQL: PG* /
+# TARGET_POSTGRES_* if set, else each session's own embedded server (local_postgres/).
 # `make test NOX_SESSIONS=` runs the suite alone.
-NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest
+NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest dagster
 test: lint meltano-venv
 	$(MAKE) --no-print-directory -j2 --output-sync=target suite $(if $(NOX_SESSIONS),nox)
 
 suite: venv meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
 
-nox: venv
-	$(VENV)/bin/nox --session $(NOX_SESSIONS)
+nox: venv meltano-venv
+	MELTANO_BIN=$(MELTANO) $(VENV)/bin/nox --session $(NOX_SESSIONS)
 
 # The pipeline case loads into the configured PostgreSQL (PG* / TARGET_POSTGRES_*) or an embedded
 # one; takes about 5 minutes.
