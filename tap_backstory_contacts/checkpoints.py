@@ -5,6 +5,12 @@ reach the target before those records. RECORD messages are written before the ch
 made, so it is applied and a STATE sent at once. In BATCH mode the records sit in a batch
 file until its BATCH message goes out, so the change waits until that file is written;
 a STATE the SDK sends meanwhile (after an earlier BATCH, or on SIGTERM) cannot include it.
+
+A new export job vouches for no record; in RECORD mode a STATE goes out at once so that a
+killed run re-attaches to it. In BATCH mode every STATE follows a BATCH message (the SDK
+writes one after each file, and at the end), so the job's ledger entry goes out with the
+next of those, or with the STATE written on SIGTERM; a run killed with SIGKILL before then
+leaves that job unrecorded (docs/batch-files.md).
 """
 
 from __future__ import annotations
@@ -22,8 +28,14 @@ class Checkpoints:
         self._batch_mode = batch_mode
         self._pending: list[Change] = []
 
-    def now(self) -> None:
-        """Send the state as it is, if a STATE may be sent mid-stream (not in BATCH mode)."""
+    @property
+    def batch_mode(self) -> bool:
+        """Whether records leave in BATCH files (state changes wait for their file)."""
+        return self._batch_mode
+
+    def job_recorded(self) -> None:
+        """A new job is in the ledger: send the state now in RECORD mode; in BATCH mode it
+        goes with the STATE after the next BATCH message (see above)."""
         if not self._batch_mode:
             self._emit()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-import weakref
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, SingerMessageType
 from typing_extensions import override
+
+from tap_backstory_contacts.errors import NO_ROOM, OutputError
 
 BUFFER_BYTES = 1 << 16
 
@@ -25,7 +26,6 @@ class StateFlushingWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
-        _WRITERS.add(self)
 
     @override
     def write_message(self, message: Message) -> None:
@@ -35,18 +35,30 @@ class StateFlushingWriter(MsgSpecWriter):
             self.flush()
 
     def flush(self) -> None:
-        """Write out whatever is buffered."""
-        if self._pending:
-            sys.stdout.buffer.write(self._pending)
-            self._pending.clear()
-        sys.stdout.flush()
+        """Write out whatever is buffered; at the end of a sync, even one ending with an
+        error, so that records extracted before it still reach the target (no STATE
+        vouches for them). An ``OutputError`` names why a write failed."""
+        try:
+            if self._pending:
+                sys.stdout.buffer.write(self._pending)
+                self._pending.clear()
+            sys.stdout.flush()
+        except OSError as exc:
+            raise output_error(exc) from exc
 
 
-_WRITERS: weakref.WeakSet[StateFlushingWriter] = weakref.WeakSet()
-
-
-def flush_pending_records() -> None:
-    """Write out RECORDs still buffered, e.g. when a sync ends with an error: records
-    extracted before it still reach the target (no STATE vouches for them)."""
-    for writer in list(_WRITERS):
-        writer.flush()
+def output_error(exc: OSError) -> OutputError:
+    """The error for a failed write to stdout: the target stopped reading, or no room."""
+    if isinstance(exc, BrokenPipeError | ConnectionResetError):
+        return OutputError(
+            "The target stopped reading the tap's output (its end of the pipe closed): it "
+            "ended or crashed; its own log says why. Nothing is lost: the windows it did not "
+            "confirm with a STATE are extracted again by the next run."
+        )
+    if exc.errno in NO_ROOM:
+        return OutputError(
+            f"The tap's output (stdout) could not be written: {exc.strerror}. stdout is a "
+            "file on a disk without room: free space there or redirect it elsewhere, then "
+            "run again (windows not confirmed by a STATE are extracted again)."
+        )
+    return OutputError(f"The tap's output (stdout) could not be written: {exc}")

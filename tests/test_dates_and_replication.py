@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fake_backstory import FakeBackstory
-from tap_backstory_contacts.settings import parse_date, parse_setting_date, semantic_errors
+from tap_backstory_contacts.saved_state import parse_date
+from tap_backstory_contacts.settings import parse_setting_date, semantic_errors
 from tests.conftest import make_config
 from tests.singer_run import bookmark_state, run_cli, sync
 
@@ -38,7 +39,8 @@ D = datetime.date
 )
 def test_setting_dates_accept_dates_and_iso_date_times(value: str, day: datetime.date) -> None:
     assert parse_setting_date(value) == day
-    assert semantic_errors({"start_date": value}) == []
+    # end_date: a start_date after today is refused (issue 17.15), and one case is 2027.
+    assert semantic_errors({"end_date": value}) == []
 
 
 @pytest.mark.parametrize(
