@@ -2,13 +2,16 @@
 #   make test     lint + all tests, also on Python 3.12/3.13 and the newest singer-sdk
 #                 (the README's test command; .ci/run runs it)
 #   make demo     sync ~30 days from a local fake Backstory API into output/enriched_contacts.jsonl
-#   make bench    every benchmark case; prints ratios and writes benchmarks/results.md
+#   make bench    every benchmark case; prints ratios, saves benchmarks/results.json and its table
+#                 in docs/performance.md
+#   make generate rewrite every derived file from its one source (scripts/plugin_files.py)
+#   make chaos    a long randomized soak against a hostile fake API (docs/development.md)
 PYTHON ?= python3
 VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv install demo lint test suite nox bench
+.PHONY: venv meltano-venv install demo lint test suite nox bench generate chaos
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -32,6 +35,12 @@ install: .meltano/.installed
 
 demo:
 	bash scripts/demo.sh
+
+# The Hub definition, meltano.yml's extractor block, .env.example and the README's settings table
+# from the tap's --about; docs/performance.md's results table from benchmarks/results.json.
+# tests/test_plugin_files.py fails while any of them is stale.
+generate: venv
+	$(VENV)/bin/python scripts/plugin_files.py
 
 lint: venv
 	$(VENV)/bin/ruff check
@@ -58,3 +67,11 @@ nox: venv
 BENCH_ARGS ?=
 bench: install
 	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# The randomized hostile-API harness as a long random soak (make test runs a small fixed
+# budget of it). Failing examples are kept in .hypothesis/chaos and replayed first next time.
+# CHAOS_EXAMPLES sets the number of examples; CHAOS_PENDING=1 also draws the hostile answers
+# of defects still open (tests/chaos_scenarios.py, PENDING_DEFECTS).
+CHAOS_EXAMPLES ?= 400
+chaos: venv
+	CHAOS_PROFILE=soak CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) $(VENV)/bin/python -m pytest tests/test_chaos.py -x $(CHAOS_ARGS)

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from fake_backstory.faults import Exchange, Phase
+from fake_backstory.exchange import Exchange, Phase
 from fake_backstory.jobs import validate_job_params
 from fake_backstory.render import Chunk, gzip_bytes, join
 from fake_backstory.responses import ApiError, Response, json_response

@@ -50,7 +50,7 @@ class FaultQueue:
         if times < 1:
             raise ValueError("times must be >= 1")
         skip = int(opts.pop("after", 0))
-        fault = Fault(endpoint, kind, times, dict(opts), skip)
+        fault = Fault(endpoint, kind, KINDS[kind], times, dict(opts), skip)
         with self._lock:
             self._faults.append(fault)
         return fault

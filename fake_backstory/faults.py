@@ -2,7 +2,7 @@
 and how). The queue that hands faults to requests is in fault_queue.py.
 
 A request takes at most one queued fault. The handler runs the fault's ``apply`` function at
-the fault's phase, on the request's ``Exchange``:
+the fault's phase, on the request's ``Exchange`` (exchange.py):
 
 - ``BEFORE``:  before the request is served; the normal answer follows.
 - ``INSTEAD``: instead of the normal answer: set ``ex.response``, or ``ex.reset``.
@@ -20,122 +20,35 @@ Adding a kind: one row in ``KINDS`` and its apply function.
 from __future__ import annotations
 
 import email.utils
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from email.message import Message
-from enum import Enum
-from typing import Any
 
 import orjson
 
-from fake_backstory import damage
+from fake_backstory import answers, damage
+from fake_backstory.exchange import (
+    COMMON_OPTIONS,
+    ENDPOINTS,
+    FAULT_ENDPOINTS,
+    Exchange,
+    Fault,
+    FaultKind,
+    Phase,
+)
 from fake_backstory.responses import ERROR_NAMES, ApiError, Response
 from fake_backstory.writer import Pause
 
-ENDPOINTS = ("token", "create", "status", "data")
-#: Endpoints a fault may be queued for ("*": the next request to any of them).
-FAULT_ENDPOINTS = (*ENDPOINTS, "*")
-#: Options every kind accepts: ``fragment`` (only that data fragment) and ``after``
-#: (let that many matching requests pass first, then apply the fault); see fault_queue.py.
-COMMON_OPTIONS = ("fragment", "after")
+__all__ = [
+    "COMMON_OPTIONS",
+    "ENDPOINTS",
+    "FAULT_ENDPOINTS",
+    "KINDS",
+    "Exchange",
+    "Fault",
+    "FaultKind",
+    "Phase",
+]
+
 _RETRY_AFTER = ("retry_after", "retry_after_http_date")
-
-
-class Phase(Enum):
-    """When a fault applies (see the module docstring)."""
-
-    BEFORE = "before the answer"
-    INSTEAD = "instead of the answer"
-    BODY = "on the body before compression"
-    SENT = "on the finished answer"
-
-
-@dataclass
-class Fault:
-    """One queued fault; ``remaining`` counts the requests it still applies to."""
-
-    endpoint: str
-    kind: str
-    remaining: int
-    opts: dict[str, Any] = field(default_factory=dict)
-    skip: int = 0
-
-    @property
-    def spec(self) -> FaultKind:
-        """The kind's row in the table."""
-        return KINDS[self.kind]
-
-    @property
-    def fragment(self) -> int | None:
-        """The data fragment this fault targets (None: any data request)."""
-        value = self.opts.get("fragment")
-        return None if value is None else int(value)
-
-    def matches(self, endpoint: str, fragment: int | None) -> bool:
-        """Whether a request to ``endpoint`` (for ``fragment``) triggers this fault."""
-        if endpoint not in ENDPOINTS or self.endpoint not in ("*", endpoint):
-            return False
-        return self.fragment is None or (endpoint == "data" and self.fragment == fragment)
-
-    def number(self, name: str, default: float) -> float:
-        """A numeric option."""
-        return float(self.opts.get(name, default))
-
-
-@dataclass
-class Exchange:
-    """One request and its answer as a fault's apply function sees and changes them."""
-
-    method: str
-    target: str
-    headers: Message
-    request_body: bytes
-    endpoint: str
-    #: Set when the server stops: waits of "delay" and "stall" end at once.
-    stopping: threading.Event
-    fault: Fault | None = None
-    response: Response | None = None
-    reset: bool = False
-    body: bytes = b""
-    layout: str = "json"
-    export: bool = False
-    content_type: str = "application/json"
-    cut_at: int | None = None
-    pause: Pause | None = None
-
-    def run(self, phase: Phase) -> None:
-        """Apply the request's fault if it belongs to ``phase``."""
-        if self.fault is not None and self.has(phase):
-            self.fault.spec.apply(self.fault, self)
-
-    def has(self, phase: Phase) -> bool:
-        """Whether the request's fault belongs to ``phase``."""
-        return self.fault is not None and self.fault.spec.phase is phase
-
-    def alter_body(self, body: bytes, layout: str, content_type: str, export: bool) -> bytes:
-        """Run a ``BODY`` fault on ``body``; returns the body it leaves."""
-        self.body, self.layout, self.content_type, self.export = body, layout, content_type, export
-        self.run(Phase.BODY)
-        return self.body
-
-
-Apply = Callable[[Fault, Exchange], None]
-
-
-@dataclass(frozen=True)
-class FaultKind:
-    """One row of the table: where a kind applies, when, with which options, and how."""
-
-    phase: Phase
-    apply: Apply
-    endpoints: tuple[str, ...] = ENDPOINTS
-    options: tuple[str, ...] = ()
-    required: tuple[str, ...] = ()
-    #: What the kind does, with its options.
-    doc: str = ""
-
 
 # ---- apply functions --------------------------------------------------------------------------
 
@@ -167,23 +80,6 @@ def _error(fault: Fault, ex: Exchange) -> None:
 
 def _reset(fault: Fault, ex: Exchange) -> None:
     ex.reset = True
-
-
-def _lost(fault: Fault, ex: Exchange) -> None:
-    """The request was served (a job created) but its answer never arrives: a gateway's
-    error instead (``status``), or a TCP reset."""
-    if "status" in fault.opts:
-        ex.response = ApiError(int(fault.opts["status"])).response()
-    else:
-        ex.reset = True
-
-
-def _other_job(fault: Fault, ex: Exchange) -> None:
-    if not ex.export:
-        answer = orjson.loads(ex.body)
-        if isinstance(answer, dict) and "job_id" in answer:
-            answer["job_id"] = fault.opts.get("job_id", "ce-999999")
-            ex.body = orjson.dumps(answer)
 
 
 def _echo(fault: Fault, ex: Exchange) -> None:
@@ -222,6 +118,33 @@ def _deflate_bomb(fault: Fault, ex: Exchange) -> None:
     if ex.export:  # error answers pass unchanged
         bomb = damage.deflate_bomb(int(fault.number("decoded_bytes", damage.DEFLATE_BOMB_BYTES)))
         ex.response = Response(200, [bomb], ex.content_type, {"Content-Encoding": "deflate"})
+
+
+def _empty_body(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        blank = b" \n" * (int(fault.number("whitespace", 0)) // 2)
+        ex.response = Response(200, [blank], ex.content_type)
+
+
+def _no_header(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        if ex.layout != "csv":
+            raise ValueError("no_header needs a CSV export")
+        ex.body = ex.body[ex.body.find(b"\n") + 1 :]
+
+
+def _token_answer(fault: Fault, ex: Exchange) -> None:
+    """A token answer (200) with access_token/expires_in set or left out; errors pass."""
+    try:
+        answer = orjson.loads(ex.body)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(answer, dict) or "access_token" not in answer:
+        return
+    answer.update({k: v for k, v in fault.opts.items() if k in ("access_token", "expires_in")})
+    for name in fault.opts.get("omit", ()):
+        answer.pop(name, None)
+    ex.body = orjson.dumps(answer)
 
 
 def _truncate(fault: Fault, ex: Exchange) -> None:
@@ -272,20 +195,6 @@ KINDS: dict[str, FaultKind] = {
         doc="error status (default 500) whose text repeats the request: Authorization, body, "
         "decoded form; plain=True for text/plain; Retry-After as for errors",
     ),
-    "lost": FaultKind(
-        Phase.SENT,
-        _lost,
-        options=("status",),
-        doc="served (a create makes its job), then the answer is lost: a TCP reset, or "
-        "status (e.g. 502, 504) as a gateway that timed out answers",
-    ),
-    "other_job": FaultKind(
-        Phase.BODY,
-        _other_job,
-        endpoints=("create", "status"),
-        options=("job_id",),
-        doc="the answer names job_id (default 'ce-999999') instead of its own job",
-    ),
     "redirect": FaultKind(
         Phase.INSTEAD,
         _redirect,
@@ -313,6 +222,29 @@ KINDS: dict[str, FaultKind] = {
         options=("decoded_bytes",),
         doc="a deflate body of decoded_bytes of whitespace in a JSON array",
     ),
+    "empty_body": FaultKind(
+        Phase.BODY,
+        _empty_body,
+        endpoints=("data",),
+        options=("whitespace",),
+        doc="a 200 with an empty body (Content-Length: 0, as a proxy sends on a backend "
+        "timeout), or whitespace bytes of only whitespace",
+    ),
+    "no_header": FaultKind(
+        Phase.BODY,
+        _no_header,
+        endpoints=("data",),
+        doc="a CSV export without its header row (other layouts answer 500)",
+    ),
+    "token_answer": FaultKind(
+        Phase.BODY,
+        _token_answer,
+        endpoints=("token",),
+        options=("access_token", "expires_in", "omit"),
+        doc="the token answer (200) with access_token and/or expires_in set to the values "
+        "given (any JSON value, None for null) and the fields named in omit (a list) left "
+        "out; a token not overridden is a real, valid one",
+    ),
     "truncate": FaultKind(Phase.SENT, _truncate, doc="half the (compressed) body, sent whole"),
     "bad_crc": FaultKind(
         Phase.SENT, _bad_crc, doc="gzip body altered in transit, trailer with the original CRC"
@@ -329,6 +261,29 @@ KINDS: dict[str, FaultKind] = {
         options=("seconds", "after_bytes"),
         doc="headers and after_bytes (default: half) of the body, then nothing for seconds "
         "(default: until the server stops), then the rest",
+    ),
+    "patch_json": FaultKind(
+        Phase.BODY,
+        answers.patch_json,
+        endpoints=("token", "create", "status"),
+        options=("fields", "drop", "body"),
+        doc="the JSON answer (not an error) updated with fields (a dict), without the keys in "
+        "drop; or replaced by the raw text body",
+    ),
+    "lost_answer": FaultKind(
+        Phase.SENT,
+        answers.lost_answer,
+        options=("status",),
+        doc="the request is served (a job created), then answered with error status "
+        "(default 504) instead, or reset when status is 0",
+    ),
+    "bad_integer": FaultKind(
+        Phase.BODY,
+        answers.bad_integer,
+        endpoints=("data",),
+        options=("value",),
+        doc="the first numeric total_inbound of a JSON export becomes the JSON text value "
+        '(default "1_000"); CSV exports unchanged',
     ),
 }
 FAULT_KINDS = tuple(KINDS)

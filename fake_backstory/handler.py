@@ -17,7 +17,7 @@ from typing_extensions import override
 
 from fake_backstory.config import RequestLog
 from fake_backstory.endpoints import handle
-from fake_backstory.faults import Exchange, Fault, Phase
+from fake_backstory.exchange import Exchange, Fault, Phase
 from fake_backstory.responses import ApiError, Response, error_response
 from fake_backstory.state import ApiRequest, ApiState
 from fake_backstory.writer import Pause, write_body
@@ -123,12 +123,13 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         path = split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         endpoint, job_id = route(self.command, path)
+        headers = dict(self.headers.items())
         try:
             body = read_body(self.headers.get("Content-Length"), self.rfile)
         except ApiError as exc:
             self.close_connection = True
             self._finish(
-                RequestLog(self.command, path, query, exc.status, endpoint, self.path),
+                RequestLog(self.command, path, query, exc.status, endpoint, self.path, headers),
                 exc.response(),
             )
             return
@@ -147,10 +148,11 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
                 ex.response = error_response(500, f"Fake server error: {exc!r}")
         ex.run(Phase.SENT)
         if ex.reset or ex.response is None:
-            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path))
+            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path, headers))
             self._reset()
             return
-        entry = RequestLog(self.command, path, query, ex.response.status, endpoint, self.path)
+        status = ex.response.status
+        entry = RequestLog(self.command, path, query, status, endpoint, self.path, headers)
         self._finish(entry, ex.response, ex.cut_at, paced=endpoint == "data", pause=ex.pause)
 
     #: PUT, PATCH, DELETE and HEAD reach only "other" (404; HEAD without a body).

@@ -13,6 +13,7 @@ loaded were never vouched for by a STATE the target emitted, so they are extract
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import os
@@ -29,6 +30,7 @@ import orjson
 
 from tap_backstory_contacts import logger
 from tap_backstory_contacts.environment import SETTING_FALSE_WORDS
+from tap_backstory_contacts.errors import NO_ROOM, DiskSpaceError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -150,18 +152,36 @@ def write_batches(
         if first is None:
             return
         filename = f"{sync_id}-{number}{SUFFIX}"
-        if directory is None:
-            fs, root = _remote(storage)
-            fs.makedirs(root, exist_ok=True)
-            with fs.open(f"{root}/{filename}", "wb") as raw:
-                _write_file(raw, first, records, batch_config.batch_size)
-            yield [fs.unstrip_protocol(f"{root}/{filename}")]
-        else:
-            path = directory / filename
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with open(descriptor, "wb") as raw:
-                _write_file(raw, first, records, batch_config.batch_size)
-            yield [path.as_uri()]
+        with _named_when_full(storage):
+            if directory is None:
+                fs, root = _remote(storage)
+                fs.makedirs(root, exist_ok=True)
+                with fs.open(f"{root}/{filename}", "wb") as raw:
+                    _write_file(raw, first, records, batch_config.batch_size)
+                manifest = [fs.unstrip_protocol(f"{root}/{filename}")]
+            else:
+                path = directory / filename
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+                with open(descriptor, "wb") as raw:
+                    _write_file(raw, first, records, batch_config.batch_size)
+                manifest = [path.as_uri()]
+        yield manifest
+
+
+@contextlib.contextmanager
+def _named_when_full(storage: StorageTarget) -> Iterator[None]:
+    """A write that fails for want of room names the BATCH root and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            raise
+        raise DiskSpaceError(
+            f"The BATCH files' folder {storage.root} (batch_config.storage.root) has no room "
+            f"({exc.strerror}). Free space there or set batch_config.storage.root to a disk "
+            "with more room, then run again. The file being written was not announced to the "
+            "target; the next run removes it and extracts its windows again."
+        ) from exc
 
 
 def _remote(storage: StorageTarget) -> tuple[t.Any, str]:

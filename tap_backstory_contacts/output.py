@@ -17,6 +17,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, SingerMessageType
 from typing_extensions import override
 
+from tap_backstory_contacts.errors import NO_ROOM, OutputError
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -59,9 +61,16 @@ class StateFlushingWriter(MsgSpecWriter):
     def flush(self) -> bool:
         """Write out whatever is buffered; at the end of a sync, even one ending with an
         error, so that records extracted before it still reach the target (no STATE
-        vouches for them). False if the writer is closed or its deadline passed first."""
+        vouches for them). False if the writer is closed or its deadline passed first; an
+        ``OutputError`` names why a write failed."""
         if self._closed:
             return False
+        try:
+            return self._flush()
+        except OSError as exc:
+            raise output_error(exc) from exc
+
+    def _flush(self) -> bool:
         out = sys.stdout
         fd = _fileno(out)
         if fd is None:  # not a file (tests capture stdout in memory)
@@ -122,6 +131,23 @@ class StateFlushingWriter(MsgSpecWriter):
             return False
         _, ready, _ = select.select([], [fd], [], timeout)
         return bool(ready)
+
+
+def output_error(exc: OSError) -> OutputError:
+    """The error for a failed write to stdout: the target stopped reading, or no room."""
+    if isinstance(exc, BrokenPipeError | ConnectionResetError):
+        return OutputError(
+            "The target stopped reading the tap's output (its end of the pipe closed): it "
+            "ended or crashed; its own log says why. Nothing is lost: the windows it did not "
+            "confirm with a STATE are extracted again by the next run."
+        )
+    if exc.errno in NO_ROOM:
+        return OutputError(
+            f"The tap's output (stdout) could not be written: {exc.strerror}. stdout is a "
+            "file on a disk without room: free space there or redirect it elsewhere, then "
+            "run again (windows not confirmed by a STATE are extracted again)."
+        )
+    return OutputError(f"The tap's output (stdout) could not be written: {exc}")
 
 
 def _fileno(out: t.TextIO) -> int | None:

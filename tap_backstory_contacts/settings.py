@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import re
 import typing as t
-import urllib.parse
 from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
+from tap_backstory_contacts.api_url import api_url_problem
 from tap_backstory_contacts.jobs.model import MAX_RUNNING_JOBS
+from tap_backstory_contacts.limits import DEFAULT_MAX_SPOOL_BYTES
 from tap_backstory_contacts.retry import RetryPolicy
+from tap_backstory_contacts.windows import date_range_error
 
 DEFAULT_API_URL = "https://api.people.ai"
 
@@ -134,6 +135,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Fragments of one job downloaded at once.",
     ),
     th.Property(
+        "max_spool_bytes",
+        th.IntegerType(minimum=1 << 20, maximum=1 << 40),
+        default=DEFAULT_MAX_SPOOL_BYTES,
+        title="Max Spool Bytes",
+        description="Most disk the downloaded fragments waiting to be read may take in the "
+        "temp folder (TMPDIR), all together; past it the run fails naming the folder.",
+    ),
+    th.Property(
         "poll_interval_seconds",
         th.NumberType(exclusive_minimum=0, maximum=3600),
         default=5,
@@ -190,18 +199,6 @@ _DATE_TIME = re.compile(
 )
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` (a URL's hostname) is this machine: 127.0.0.0/8, ::1 or localhost."""
-    if not host:
-        return False
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_setting_date(value: str) -> datetime.date:
     """The UTC day of a ``start_date``/``end_date`` setting: ``YYYY-MM-DD`` or an ISO 8601
     date-time (no zone means UTC); raises ``ValueError`` for anything else."""
@@ -236,19 +233,13 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
                 f"{name}: {value!r} is not a date in YYYY-MM-DD form or an ISO 8601 "
                 "date-time (e.g. 2026-01-01 or 2026-01-01T00:00:00Z)"
             )
+    errors += [error for name, day in dates.items() if (error := date_range_error(name, day))]
     if "start_date" in dates and "end_date" in dates and dates["end_date"] < dates["start_date"]:
         errors.append(f"end_date: {dates['end_date']} is before start_date {dates['start_date']}")
     api_url = config.get("api_url")
-    if isinstance(api_url, str):
-        parsed = urllib.parse.urlparse(api_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            errors.append(f"api_url: {api_url!r} is not an http(s) URL")
-        elif parsed.scheme == "http" and not is_loopback(parsed.hostname):
-            errors.append(
-                f"api_url: {api_url!r} is plain http to another host: client_secret and the "
-                "bearer token would cross the network unencrypted. Use https:// (plain "
-                "http is allowed only for loopback: 127.0.0.0/8, ::1, localhost)"
-            )
+    problem = api_url_problem(api_url) if isinstance(api_url, str) else None
+    if problem:
+        errors.append(problem)
     first = config.get("poll_interval_seconds")
     largest = config.get("poll_max_interval_seconds")
     if isinstance(first, int | float) and isinstance(largest, int | float) and largest < first:
@@ -287,6 +278,7 @@ class Settings:
     window_days: int
     max_concurrent_jobs: int
     max_parallel_downloads: int
+    max_spool_bytes: int
     poll: PollSettings
     job_retries: int
     retry_policy: RetryPolicy
@@ -311,6 +303,7 @@ class Settings:
             window_days=config["window_days"],
             max_concurrent_jobs=config["max_concurrent_jobs"],
             max_parallel_downloads=config["max_parallel_downloads"],
+            max_spool_bytes=config["max_spool_bytes"],
             poll=PollSettings(
                 first_wait=float(config["poll_interval_seconds"]),
                 max_wait=float(config["poll_max_interval_seconds"]),
