@@ -82,23 +82,6 @@ def _reset(fault: Fault, ex: Exchange) -> None:
     ex.reset = True
 
 
-def _lost(fault: Fault, ex: Exchange) -> None:
-    """The request was served (a job created) but its answer never arrives: a gateway's
-    error instead (``status``), or a TCP reset."""
-    if "status" in fault.opts:
-        ex.response = ApiError(int(fault.opts["status"])).response()
-    else:
-        ex.reset = True
-
-
-def _other_job(fault: Fault, ex: Exchange) -> None:
-    if not ex.export:
-        answer = orjson.loads(ex.body)
-        if isinstance(answer, dict) and "job_id" in answer:
-            answer["job_id"] = fault.opts.get("job_id", "ce-999999")
-            ex.body = orjson.dumps(answer)
-
-
 def _echo(fault: Fault, ex: Exchange) -> None:
     """An error whose text repeats the request (the Authorization header, the form)."""
     status = int(fault.opts.get("status", 500))
@@ -211,20 +194,6 @@ KINDS: dict[str, FaultKind] = {
         options=("status", "plain", *_RETRY_AFTER),
         doc="error status (default 500) whose text repeats the request: Authorization, body, "
         "decoded form; plain=True for text/plain; Retry-After as for errors",
-    ),
-    "lost": FaultKind(
-        Phase.SENT,
-        _lost,
-        options=("status",),
-        doc="served (a create makes its job), then the answer is lost: a TCP reset, or "
-        "status (e.g. 502, 504) as a gateway that timed out answers",
-    ),
-    "other_job": FaultKind(
-        Phase.BODY,
-        _other_job,
-        endpoints=("create", "status"),
-        options=("job_id",),
-        doc="the answer names job_id (default 'ce-999999') instead of its own job",
     ),
     "redirect": FaultKind(
         Phase.INSTEAD,

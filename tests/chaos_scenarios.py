@@ -20,9 +20,7 @@ START = "2026-01-01"
 #: Hostile answers that reach a defect known to be open (issue 17), by tag. `make test`'s
 #: budget draws none of them until its fix is on main (then the entry goes); `make chaos`
 #: with CHAOS_PENDING=1 draws them all. Each entry: the issue item and the branch fixing it.
-PENDING_DEFECTS: dict[str, str] = {
-    "signal_full_pipe": "#17.12 SIGTERM while the target reads nothing (jobs)",
-}
+PENDING_DEFECTS: dict[str, str] = {}
 
 
 def pending() -> frozenset[str]:
