@@ -106,3 +106,19 @@ def test_a_redirected_create_under_a_proxy_setting_leaks_nothing() -> None:
     )
     run = assert_sound(scenario)[0]
     assert run.returncode == 1
+
+
+def test_a_rerun_meeting_the_first_runs_canceled_job_fails_clearly() -> None:
+    # Found by the soak, a false alarm of the harness itself: the rerun "without faults"
+    # re-attached to a job the first run had created, which the API then ended Canceled;
+    # with job_retries 0 the rerun rightly failed. Such a rerun need not complete.
+    scenario = Scenario(
+        days=4,
+        fake=(("cancel_jobs", 1), ("contacts_per_day", 0)),
+        tap=(("job_retries", 0),),
+        faults=(FaultSpec("create", "500", after=1),),
+        resume=True,
+    )
+    runs = assert_sound(scenario)
+    assert [run.returncode for run in runs] == [1, 1]
+    assert "ended Canceled" in runs[1].stderr
