@@ -55,6 +55,18 @@ EXAMPLES = {
     # meltano.yml ships BATCH files; this turns them off, e.g. for target-jsonl.
     "batch_config": "'" + json.dumps({"enabled": False}, separators=(",", ":")) + "'",
 }
+# Meltano defaults of batch_config's parts, each a setting of its own (so that e.g.
+# TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT works). The tap has none: it refuses a partial
+# batch_config. BATCH is off until batch_config.enabled is set (not every loader reads BATCH).
+PART_DEFAULTS = {
+    "batch_config.enabled": False,
+    "batch_config.encoding.format": "jsonl",
+    "batch_config.encoding.compression": "gzip",
+    "batch_config.storage.root": "file://${MELTANO_PROJECT_ROOT}/.meltano/batches/"
+    "tap-backstory-contacts",
+    "batch_config.storage.prefix": "batch-",
+    "batch_config.batch_size": 20000,
+}
 TEST_COMMAND = {
     "test": {
         "args": "--config=ENV --test",
@@ -79,11 +91,9 @@ def setting_kind(prop: t.Mapping[str, t.Any]) -> str:
     """The Meltano setting kind for one property of the settings schema."""
     if "enum" in prop:
         return "options"
-    if prop.get("format") == "date":
-        return "date_iso8601"
     declared = prop["type"]
     types = [declared] if isinstance(declared, str) else declared
-    (json_type,) = (name for name in types if name != "null")
+    json_type = next(name for name in types if name != "null")  # the first: e.g. boolean
     return KINDS[json_type]
 
 
@@ -100,13 +110,27 @@ def meltano_setting(name: str, prop: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
 
 
 def settings(*, with_capability_settings: bool) -> list[dict[str, t.Any]]:
-    """Setting definitions for every top-level property, in schema order."""
+    """Setting definitions for every top-level property, in schema order, each followed by
+    the parts of the tap's own object settings (batch_config.storage.root, ...)."""
     properties = about()["settings"]["properties"]
-    return [
-        meltano_setting(name, prop)
-        for name, prop in properties.items()
-        if with_capability_settings or not name.startswith(CAPABILITY_SETTINGS)
-    ]
+    found = []
+    for name, prop in properties.items():
+        if with_capability_settings or not name.startswith(CAPABILITY_SETTINGS):
+            found.append(meltano_setting(name, prop))
+            found += parts(name, prop)
+    return found
+
+
+def parts(name: str, prop: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """A setting per leaf of an object setting that has a Meltano default for its parts."""
+    found = []
+    for key, inner in prop.get("properties", {}).items():
+        dotted = f"{name}.{key}"
+        if "properties" in inner:
+            found += parts(dotted, inner)
+        elif dotted in PART_DEFAULTS:
+            found.append({**meltano_setting(dotted, inner), "value": PART_DEFAULTS[dotted]})
+    return found
 
 
 def project_metadata() -> dict[str, t.Any]:

@@ -31,7 +31,24 @@ def env_config(
         name = env_var_name(prefix, setting)
         if name in environ:
             config[setting] = typed_value(environ[name], _types(definition))
+        if "properties" in definition:
+            # Parts of an object setting, as Meltano names them: e.g. batch_config.storage.root
+            # is TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT; they win over the whole.
+            parts = env_config(definition, name + "_", environ)
+            if parts:
+                whole = config.get(setting)
+                config[setting] = _merged(whole if isinstance(whole, dict) else {}, parts)
     return config
+
+
+def _merged(base: dict[str, t.Any], parts: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``base`` with ``parts`` laid over it, object by object."""
+    merged = dict(base)
+    for key, value in parts.items():
+        inner = merged.get(key)
+        both = isinstance(value, dict) and isinstance(inner, dict)
+        merged[key] = _merged(t.cast("dict[str, t.Any]", inner), value) if both else value
+    return merged
 
 
 def typed_value(text: str, types: set[str]) -> t.Any:

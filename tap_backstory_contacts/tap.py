@@ -19,7 +19,7 @@ from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_backstory_contacts import redaction
+from tap_backstory_contacts import batches, redaction
 from tap_backstory_contacts.connection import check_connection
 from tap_backstory_contacts.environment import env_config
 from tap_backstory_contacts.errors import TapBackstoryError
@@ -95,6 +95,7 @@ class TapBackstoryContacts(Tap):
         validator = JSONSchemaValidator(schema)  # also fills in defaults, as the SDK's
         errors = [_describe(error) for error in validator.iter_errors(self._config)]
         errors += semantic_errors(self._config)
+        errors += batches.config_errors(self._config.get("batch_config"))
         errors = [redaction.redact(error) for error in errors]
         if errors and raise_errors:
             self._raise_config_errors(errors)
@@ -156,20 +157,10 @@ class TapBackstoryContacts(Tap):
     @classmethod
     def _tap_from_environment(cls, config: dict[str, t.Any]) -> TapBackstoryContacts:
         """The tap for ``--test --config=ENV``, what Meltano's `test` command runs: a plugin
-        command gets the settings only as environment variables, all text.
-
-        Meltano passes date settings there as written ('90 days ago') and converts them only
-        for a run, so a date it would convert cannot be judged here: it draws a warning.
-        """
-        tap = cls(config=config, parse_env_config=True, validate_config=False)
-        errors = tap._validate_config(raise_errors=False)
-        for error in errors:
-            if error.startswith(("start_date: ", "end_date: ")):
-                cls.logger.warning("Not checked by --test with --config=ENV: %s", error)
-        errors = [e for e in errors if not e.startswith(("start_date: ", "end_date: "))]
-        if errors:
-            tap._raise_config_errors(errors)
-        return tap
+        command gets the settings only as environment variables, all text. Meltano passes the
+        date settings as written (they are `string` settings), so every setting is checked
+        here as in a run."""
+        return cls(config=config, parse_env_config=True, validate_config=True)
 
     @override
     @classmethod
