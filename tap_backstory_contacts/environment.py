@@ -34,11 +34,26 @@ def env_config(
         if "properties" in definition:
             # Parts of an object setting, as Meltano names them: e.g. batch_config.storage.root
             # is TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT; they win over the whole.
+            # Meltano also puts them in the whole's JSON under dotted keys ("storage.root").
+            whole = config.get(setting)
+            whole = _undotted(whole) if isinstance(whole, dict) else whole
             parts = env_config(definition, name + "_", environ)
             if parts:
-                whole = config.get(setting)
-                config[setting] = _merged(whole if isinstance(whole, dict) else {}, parts)
+                whole = _merged(whole if isinstance(whole, dict) else {}, parts)
+            if whole is not None or name in environ:
+                config[setting] = whole
     return config
+
+
+def _undotted(value: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``value`` with dotted keys ("storage.root") made nested; they win over nested ones."""
+    plain = {key: item for key, item in value.items() if "." not in key}
+    for key, item in value.items():
+        if "." in key:
+            head, _, rest = key.partition(".")
+            inner = plain.get(head)
+            plain[head] = _merged(inner if isinstance(inner, dict) else {}, _undotted({rest: item}))
+    return plain
 
 
 def _merged(base: dict[str, t.Any], parts: dict[str, t.Any]) -> dict[str, t.Any]:

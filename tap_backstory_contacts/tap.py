@@ -39,7 +39,15 @@ if t.TYPE_CHECKING:
 SECRET_SETTINGS = frozenset(
     name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret")
 )
-LOG_LEVEL_HINT = "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback"
+# Meltano hands the tap its own logging config, so the tap's variable has no effect there.
+LOG_LEVEL_HINT = (
+    "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback; under Meltano, run "
+    "`meltano --log-level=debug run ...` instead"
+)
+TEST_HELP = (
+    "Use --test to check the credentials and API access without creating an export job "
+    "(no record is synced). Use --test=schema to print the schema without syncing records."
+)
 
 
 class TapBackstoryContacts(Tap):
@@ -116,6 +124,16 @@ class TapBackstoryContacts(Tap):
             super()._handle_termination(signum, frame)
         except SystemExit:
             raise SystemExit(128 + signum) from None
+
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--test`` described as what it does here."""
+        command = super().get_singer_command()
+        for param in command.params:
+            if isinstance(param, click.Option) and "--test" in param.opts:
+                param.help = TEST_HELP
+        return command
 
     @override
     def discover_streams(self) -> list[Stream]:

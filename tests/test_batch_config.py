@@ -5,6 +5,8 @@ them as written)."""
 from __future__ import annotations
 
 import datetime
+import json
+import os
 import typing as t
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from fake_backstory import FakeBackstory
 from tap_backstory_contacts import clock
+from tap_backstory_contacts.tap import TapBackstoryContacts
 from tests.conftest import make_config
 from tests.singer_run import SyncOutput, run_cli, sync
 
@@ -68,3 +71,34 @@ def test_a_relative_start_date_is_counted_from_todays_utc_date(
     jobs = [(j.params["start_date"], j.params["end_date"]) for j in api.created_jobs()]
     assert jobs == [("2026-01-01", "2026-01-05"), ("2026-01-06", "2026-01-10")]
     assert out.bookmark() == "2026-01-10"
+
+
+def test_batch_config_as_meltano_exports_it_to_a_plugin_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`meltano test` passes batch_config as JSON holding its parts under dotted keys."""
+    for name in [n for n in os.environ if n.startswith("TAP_BACKSTORY_CONTACTS_")]:
+        monkeypatch.delenv(name)
+    exported = {
+        "enabled": True,
+        "encoding": {"format": "parquet"},  # meltano.yml's config, under the parts' values
+        "encoding.format": "jsonl",
+        "encoding.compression": "gzip",
+        "storage.root": "file:///tmp/batches",
+        "storage.prefix": "batch-",
+        "batch_size": 20000,
+    }
+    for name, value in {
+        "CLIENT_ID": "c",
+        "CLIENT_SECRET": "s",
+        "START_DATE": "2026-01-01",
+        "BATCH_CONFIG": json.dumps(exported),
+    }.items():
+        monkeypatch.setenv(f"TAP_BACKSTORY_CONTACTS_{name}", value)
+    config = TapBackstoryContacts(config={}, parse_env_config=True).config
+    assert config["batch_config"] == {
+        "enabled": True,
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": "file:///tmp/batches", "prefix": "batch-"},
+        "batch_size": 20000,
+    }
