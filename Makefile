@@ -2,13 +2,15 @@
 #   make test     lint + all tests, also on Python 3.12/3.13 and the newest singer-sdk
 #                 (the README's test command; .ci/run runs it)
 #   make demo     sync ~30 days from a local fake Backstory API into output/enriched_contacts.jsonl
-#   make bench    every benchmark case; prints ratios and writes benchmarks/results.md
+#   make bench    every benchmark case; prints ratios, saves benchmarks/results.json and its table
+#                 in docs/performance.md
+#   make generate rewrite every derived file from its one source (scripts/plugin_files.py)
 PYTHON ?= python3
 VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv install demo lint test suite nox bench
+.PHONY: venv meltano-venv install demo lint test suite nox bench generate
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -32,6 +34,12 @@ install: .meltano/.installed
 
 demo:
 	bash scripts/demo.sh
+
+# The Hub definition, meltano.yml's extractor block, .env.example and the README's settings table
+# from the tap's --about; docs/performance.md's results table from benchmarks/results.json.
+# tests/test_plugin_files.py fails while any of them is stale.
+generate: venv
+	$(VENV)/bin/python scripts/plugin_files.py
 
 lint: venv
 	$(VENV)/bin/ruff check

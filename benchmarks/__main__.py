@@ -13,14 +13,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import pipeline
+from benchmarks import pipeline, results
 from benchmarks.cases import CASES, Context, Row
-
-RESULTS = Path(__file__).with_name("results.md")
 
 
 def main() -> int:
-    """Run the cases, print the table, write benchmarks/results.md; 1 if a target is missed."""
+    """Run the cases and print the table; a full run also saves benchmarks/results.json and
+    shows it in docs/performance.md. 1 if a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller data, one repetition")
     parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
@@ -37,30 +36,32 @@ def main() -> int:
         # Fixed costs (start-up, polls) dominate small data: the targets are not judged.
         for row in rows:
             row.met = None
-    table = render(rows)
-    print(table)
+    machine = (
+        f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+    saved = [result_row(row) for row in rows]
+    print(results.table(machine, saved))
     if not args.quick and not args.only:
-        RESULTS.write_text(table + "\n", encoding="utf-8")
+        results.save(machine, saved)
+        page = results.PERFORMANCE_PAGE
+        page.write_text(results.page_with_table(page.read_text(), machine, saved))
     return 0 if all(row.met is not False for row in rows) else 1
 
 
-def render(rows: list[Row]) -> str:
-    """A Markdown table of the rows, with the machine it ran on."""
-    lines = [
-        f"Machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}",
-        "",
-        "| case | variant | records | seconds | records/s | peak RSS MB | ratio | target | met |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for row in rows:
-        rate = f"{row.records / row.seconds:,.0f}" if row.records else ""
-        lines.append(
-            f"| {row.case} | {row.variant} | {row.records:,} | {row.seconds:.2f} | {rate} | "
-            f"{row.peak_rss_mb:.0f} | {row.ratio_text} | {row.target} | "
-            f"{'' if row.met is None else ('yes' if row.met else 'NO')} |"
-        )
-    return "\n".join(lines)
+def result_row(row: Row) -> results.ResultRow:
+    """A measured row as results.json keeps it."""
+    return {
+        "case": row.case,
+        "variant": row.variant,
+        "records": row.records,
+        "seconds": row.seconds,
+        "records_per_second": row.records / row.seconds if row.records else None,
+        "peak_rss_mb": row.peak_rss_mb,
+        "ratio": row.ratio_text,
+        "target": row.target,
+        "met": row.met,
+    }
 
 
 def _cores() -> int:

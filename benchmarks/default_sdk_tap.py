@@ -30,7 +30,7 @@ class DefaultSdkTap(TapBackstoryContacts):
     @override
     def discover_streams(self) -> list[EnrichedContactsStream]:  # type: ignore[override]
         """The stream with default conformance."""
-        return [DefaultConformanceStream(self)]
+        return [DefaultConformanceStream(self, shutdown=self.shutdown, flush=self.flush_output)]
 
 
 if __name__ == "__main__":

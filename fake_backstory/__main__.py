@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from fake_backstory.config import (
-    CSV_BOOLS,
-    EMPTY_FRAGMENTS,
-    GZIP_MODES,
-    JOB_ID_TYPES,
-    JSON_SHAPES,
-    FakeConfig,
-)
+from fake_backstory.config import FakeConfig
 from fake_backstory.server import FakeBackstory
+
+#: The command line's parsers by field type (optional fields parse as their inner type).
+_PARSERS: dict[Any, Callable[[str], Any]] = {int: int, float: float, str: str}
 
 
 def _bool(value: str) -> bool:
@@ -33,78 +33,60 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"not a boolean: {value!r}")
 
 
+def _json_tuple(value: str) -> tuple[Any, ...]:
+    """A JSON list as a tuple; its list items (pairs) become tuples too."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(parsed, list):
+        raise argparse.ArgumentTypeError(f"not a JSON list: {value!r}")
+    return tuple(tuple(item) if isinstance(item, list) else item for item in parsed)
+
+
+def _add_field(parser: argparse.ArgumentParser, spec: dataclasses.Field[Any], kind: Any) -> None:
+    """One flag for one FakeConfig field, named, typed and explained by the field."""
+    flag = "--" + spec.name.replace("_", "-")
+    meta = spec.metadata
+    options: dict[str, Any] = {"default": spec.default, "help": meta["help"], "dest": spec.name}
+    inner = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    if kind is not bool and len(inner) == 1 and typing.get_origin(kind) is not tuple:
+        kind = inner[0]  # X | None
+    if meta["cli_words"]:
+        words = meta["cli_words"]
+        options["type"] = lambda word: words.get(word, word)
+        options["choices"] = list(words.values())
+        options["metavar"] = "{" + ",".join(words) + "}"
+        options["help"] += " (default: %(default)r)"
+    elif kind is bool:
+        options.update(type=_bool, nargs="?", const=True, metavar="BOOL")
+    elif typing.get_origin(kind) is tuple:
+        options.update(type=_json_tuple, metavar="JSON")
+    else:
+        options["type"] = _PARSERS[kind]
+        if meta["choices"]:
+            options["choices"] = [choice for choice in meta["choices"] if choice is not None]
+    parser.add_argument(flag, **options)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Flags for the main FakeConfig fields."""
-    d = FakeConfig()
-    p = argparse.ArgumentParser(
+    """One flag per FakeConfig field, plus --ready-file."""
+    parser = argparse.ArgumentParser(
         prog="python -m fake_backstory",
         description="Serve a fake Backstory Enriched Contacts bulk export API on 127.0.0.1.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add = p.add_argument
-    add("--port", type=int, default=d.port, help="port (0 = pick a free one)")
-    add("--client-id", default=d.client_id)
-    add("--client-secret", default=d.client_secret)
-    add("--token-ttl", type=float, default=d.token_ttl_seconds, help="token lifetime, seconds")
-    add("--contacts-per-day", type=int, default=d.contacts_per_day)
-    add("--seed", type=int, default=d.seed)
-    add("--data-last-day", default=d.data_last_day, help="YYYY-MM-DD; no contacts after it")
-    add("--polls-queued", type=int, default=d.polls_queued)
-    add("--polls-running", type=int, default=d.polls_running)
-    add("--job-seconds", type=float, default=d.job_seconds, help="time-based jobs when > 0")
-    add("--fragment-size", type=int, default=d.fragment_size)
-    add("--empty-fragments", choices=EMPTY_FRAGMENTS, default=d.empty_fragments)
-    add("--json-shape", choices=JSON_SHAPES, default=d.json_shape)
-    add("--json-pretty", type=_bool, default=d.json_pretty, help="one field per line")
-    add("--gzip", choices=GZIP_MODES, default=d.gzip)
-    add("--csv-bool", choices=CSV_BOOLS, default=d.csv_bool)
-    add("--csv-bom", type=_bool, default=d.csv_bom)
-    add("--csv-line-terminator", choices=("crlf", "lf"), default="crlf")
-    add("--job-id-type", choices=JOB_ID_TYPES, default=d.job_id_type)
-    add("--extra-fields", type=_bool, default=d.extra_fields)
-    add("--max-window-days", type=int, default=d.max_window_days)
-    add("--enforce-job-limits", type=_bool, default=d.enforce_job_limits)
-    add("--throttle-bytes-per-second", type=int, default=d.throttle_bytes_per_second)
-    add("--fail-jobs", type=int, default=d.fail_jobs)
-    add("--cancel-jobs", type=int, default=d.cancel_jobs)
-    add("--status-override", default=d.status_override)
-    add("--expired-status", type=int, choices=(404, 410), default=d.expired_status)
-    add("--log-requests", action="store_true", help="print one line per request to stderr")
-    add("--ready-file", type=Path, help="write the base URL to this file once listening")
-    return p
+    hints = typing.get_type_hints(FakeConfig)
+    for spec in dataclasses.fields(FakeConfig):
+        _add_field(parser, spec, hints[spec.name])
+    parser.add_argument("--ready-file", type=Path, help="write the base URL here once listening")
+    return parser
 
 
 def config_from_args(args: argparse.Namespace) -> FakeConfig:
     """Translate parsed flags into a FakeConfig."""
     return FakeConfig(
-        port=args.port,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        token_ttl_seconds=args.token_ttl,
-        contacts_per_day=args.contacts_per_day,
-        seed=args.seed,
-        data_last_day=args.data_last_day,
-        polls_queued=args.polls_queued,
-        polls_running=args.polls_running,
-        job_seconds=args.job_seconds,
-        fragment_size=args.fragment_size,
-        empty_fragments=args.empty_fragments,
-        json_shape=args.json_shape,
-        json_pretty=args.json_pretty,
-        gzip=args.gzip,
-        csv_bool=args.csv_bool,
-        csv_bom=args.csv_bom,
-        csv_line_terminator="\r\n" if args.csv_line_terminator == "crlf" else "\n",
-        job_id_type=args.job_id_type,
-        extra_fields=args.extra_fields,
-        max_window_days=args.max_window_days,
-        enforce_job_limits=args.enforce_job_limits,
-        throttle_bytes_per_second=args.throttle_bytes_per_second,
-        fail_jobs=args.fail_jobs,
-        cancel_jobs=args.cancel_jobs,
-        status_override=args.status_override,
-        expired_status=args.expired_status,
-        log_requests=args.log_requests,
+        **{spec.name: getattr(args, spec.name) for spec in dataclasses.fields(FakeConfig)}
     )
 
 

@@ -7,29 +7,23 @@ import socket
 import struct
 import sys
 import threading
-import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from typing_extensions import override
 
 from fake_backstory.config import RequestLog
-from fake_backstory.faults import (
-    ERROR_KINDS,
-    HOSTILE_KINDS,
-    Fault,
-    bad_crc_response,
-    truncate_response,
-)
-from fake_backstory.render import Chunk
+from fake_backstory.endpoints import handle
+from fake_backstory.exchange import Exchange, Fault, Phase
 from fake_backstory.responses import ApiError, Response, error_response
 from fake_backstory.state import ApiRequest, ApiState
+from fake_backstory.writer import Pause, write_body
 
 JOBS_PATH = "/pull/v1/export/contacts/jobs"
 TOKEN_PATH = "/auth/v1/tokens"  # noqa: S105 - a URL path, not a secret
-_WRITE_CHUNK = 256 * 1024
 
 
 def route(method: str, path: str) -> tuple[str, str | None]:
@@ -45,6 +39,17 @@ def route(method: str, path: str) -> tuple[str, str | None]:
         if len(parts) == 2 and parts[0] and parts[1] == "data":
             return "data", unquote(parts[0])
     return "other", None
+
+
+def read_body(content_length: str | None, rfile: BufferedIOBase) -> bytes:
+    """Read the request body announced by Content-Length (400 when it is not a number)."""
+    if not content_length:
+        return b""
+    try:
+        length = int(content_length)
+    except ValueError:
+        raise ApiError(400, "Invalid Content-Length") from None
+    return rfile.read(length) if length > 0 else b""
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -70,13 +75,16 @@ class FakeHTTPServer(ThreadingHTTPServer):
             return
         traceback.print_exc()
 
-    def close_connections(self) -> None:
-        """Shut down every open client connection (wakes idle keep-alive handlers)."""
+    @override
+    def server_close(self) -> None:
+        """Shut down every open client connection (wakes idle keep-alive handlers), then
+        close the listening socket."""
         with self.connections_lock:
             connections = list(self.connections)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+        super().server_close()
 
 
 class FakeRequestHandler(BaseHTTPRequestHandler):
@@ -106,42 +114,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log (see FakeConfig.log_requests)."""
 
-    def do_GET(self) -> None:
-        """Serve GET."""
-        self._serve()
-
-    def do_POST(self) -> None:
-        """Serve POST."""
-        self._serve()
-
-    def do_PUT(self) -> None:
-        """Serve PUT (always 404)."""
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        """Serve PATCH (always 404)."""
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        """Serve DELETE (always 404)."""
-        self._serve()
-
-    def do_HEAD(self) -> None:
-        """Serve HEAD (always 404, no body)."""
-        self._serve()
-
     # ---- request ------------------------------------------------------------------------------
-
-    def _read_body(self) -> bytes:
-        """Read the request body announced by Content-Length."""
-        raw = self.headers.get("Content-Length")
-        if not raw:
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            raise ApiError(400, "Invalid Content-Length") from None
-        return self.rfile.read(length) if length > 0 else b""
 
     def _serve(self) -> None:
         """Parse, route, apply any fault, answer and log one request."""
@@ -150,43 +123,40 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         path = split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         endpoint, job_id = route(self.command, path)
+        headers = dict(self.headers.items())
         try:
-            body = self._read_body()
+            body = read_body(self.headers.get("Content-Length"), self.rfile)
         except ApiError as exc:
             self.close_connection = True
             self._finish(
-                RequestLog(self.command, path, query, exc.status, endpoint, self.path),
+                RequestLog(self.command, path, query, exc.status, endpoint, self.path, headers),
                 exc.response(),
             )
             return
         fault = self._take_fault(state, endpoint, query)
-        kind = fault.kind if fault else None
-        if fault is not None and kind == "delay":
-            self.server.stopping.wait(fault.seconds)
-        if kind == "reset":
-            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path))
-            self._reset()
-            return
-        response: Response
-        if fault is not None and kind in ERROR_KINDS:
-            response = fault.error().response()
-        elif fault is not None and kind in HOSTILE_KINDS:
-            response = fault.hostile(self.command, self.path, self.headers, body)
-        else:
+        ex = Exchange(
+            self.command, self.path, self.headers, body, endpoint, self.server.stopping, fault
+        )
+        ex.run(Phase.BEFORE)
+        ex.run(Phase.INSTEAD)
+        if ex.response is None and not ex.reset:
             request = ApiRequest(self.command, path, query, self.headers, body, job_id)
             try:
-                response = state.handle(endpoint, request, fault)
+                ex.response = handle(state, endpoint, request, ex)
             except Exception as exc:  # a bug in the fake: answer 500, show the traceback
                 traceback.print_exc()
-                response = error_response(500, f"Fake server error: {exc!r}")
-        if kind == "truncate":
-            response = truncate_response(response)
-        if kind == "bad_crc":
-            response = bad_crc_response(response)
-        cut = kind if kind in ("drop_mid_body", "short_body") else None
-        stall = fault if kind == "stall" else None
-        entry = RequestLog(self.command, path, query, response.status, endpoint, self.path)
-        self._finish(entry, response, cut, paced=endpoint == "data", stall=stall)
+                ex.response = error_response(500, f"Fake server error: {exc!r}")
+        ex.run(Phase.SENT)
+        if ex.reset or ex.response is None:
+            state.record(RequestLog(self.command, path, query, 0, endpoint, self.path, headers))
+            self._reset()
+            return
+        status = ex.response.status
+        entry = RequestLog(self.command, path, query, status, endpoint, self.path, headers)
+        self._finish(entry, ex.response, ex.cut_at, paced=endpoint == "data", pause=ex.pause)
+
+    #: PUT, PATCH, DELETE and HEAD reach only "other" (404; HEAD without a body).
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
     @staticmethod
     def _take_fault(state: ApiState, endpoint: str, query: dict[str, str]) -> Fault | None:
@@ -203,84 +173,44 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         self,
         entry: RequestLog,
         response: Response,
-        cut: str | None = None,
+        cut_at: int | None = None,
         paced: bool = False,
-        stall: Fault | None = None,
+        pause: Pause | None = None,
     ) -> None:
         """Log the request, then write the response (possibly cut short, stalled or
         throttled)."""
         self.server.state.record(entry)
         try:
-            self._write(response, cut, paced, stall)
+            self._write(response, cut_at, paced, pause)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
 
     def _write(
-        self, response: Response, cut: str | None, paced: bool, stall: Fault | None = None
+        self, response: Response, cut_at: int | None, paced: bool, pause: Pause | None
     ) -> None:
-        """Write status, headers and body; ``cut`` stops the body early and closes."""
+        """Write status, headers and body; ``cut_at`` stops the body early and closes."""
         total = response.length
-        claimed = max(total, 1) if cut else total
-        if cut == "drop_mid_body":
-            limit = total // 2
-        elif cut == "short_body":
-            limit = max(0, total - max(1, total // 10))
-        else:
-            limit = total
+        cut = cut_at is not None
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(claimed))
+        self.send_header("Content-Length", str(max(total, 1) if cut else total))
         if self.close_connection and not cut:
             self.send_header("Connection", "close")
         self.end_headers()
         if cut:
             self.close_connection = True
-        if self.command != "HEAD":
-            rate = self.server.state.config.throttle_bytes_per_second if paced else None
-            stall_at = None if stall is None else stall.stall_at(total)
-            if stall_at == 0 and stall is not None:
-                self._stall(stall)
-            self._write_body(response.body, limit, rate, stall_at, stall)
+        if self.command == "HEAD":
+            return
+        rate = self.server.state.config.throttle_bytes_per_second if paced else None
+        limit = total if cut_at is None else cut_at
+        write_body(self.wfile, response.body, limit, rate, pause, self._stall)
 
-    def _write_body(
-        self,
-        body: list[Chunk],
-        limit: int,
-        rate: int | None,
-        stall_at: int | None = None,
-        stall: Fault | None = None,
-    ) -> None:
-        """Write up to ``limit`` bytes, paced to ``rate`` bytes/second when given, stalling
-        once ``stall_at`` bytes are out."""
-        step = max(1024, rate // 20) if rate else _WRITE_CHUNK
-        started = time.monotonic()
-        sent = 0
-        for chunk in body:
-            view = memoryview(chunk)
-            pos = 0
-            while pos < len(view) and sent < limit:
-                size = min(step, limit - sent)
-                if stall_at is not None and sent < stall_at:
-                    size = min(size, stall_at - sent)
-                piece = view[pos : pos + size]
-                self.wfile.write(piece)
-                pos += len(piece)
-                sent += len(piece)
-                if stall is not None and sent == stall_at:
-                    self._stall(stall)
-                if rate:
-                    delay = started + sent / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-            if sent >= limit:
-                break
-
-    def _stall(self, fault: Fault) -> None:
-        """Send nothing for the fault's time; end the connection if the server stops."""
+    def _stall(self, seconds: float | None) -> None:
+        """Send nothing for ``seconds``; end the connection if the server stops."""
         self.wfile.flush()
-        if self.server.stopping.wait(fault.stall_seconds):
+        if self.server.stopping.wait(seconds):
             self.close_connection = True
             raise ConnectionAbortedError("the fake server is stopping")
 

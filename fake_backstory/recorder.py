@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 import orjson
 from typing_extensions import override
 
-HOST = "127.0.0.1"
+from fake_backstory.serving import HOST, LoopbackServer
+
 #: What the recorder answers: a token, as a server that wants the redirect followed would.
 DEFAULT_ANSWER = {"access_token": "token-from-redirect-target", "expires_in": 3600}
 
@@ -60,57 +60,23 @@ class _RecordingHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _record_and_answer
 
 
-class RecordingServer:
+class RecordingServer(LoopbackServer[_RecordingHTTPServer]):
     """``with RecordingServer() as target:`` serves on ``target.url``; every request lands in
     ``target.received`` and is answered 200 with ``answer`` (JSON)."""
 
     def __init__(self, answer: dict[str, Any] | None = None) -> None:
         """Prepare (but do not bind) the server."""
+        super().__init__()
         self._answer = DEFAULT_ANSWER if answer is None else answer
-        self._server: _RecordingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._received: list[ReceivedRequest] = []
         self._lock = threading.Lock()
 
-    def start(self) -> RecordingServer:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+    @override
+    def _make_server(self) -> _RecordingHTTPServer:
+        """Bind a free port on 127.0.0.1; its requests are the ones ``received`` shows."""
         server = _RecordingHTTPServer((HOST, 0), self._answer)
         self._received, self._lock = server.received, server.lock
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is None or self._thread is None:
-            return
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
-        self._server = self._thread = None
-
-    def __enter__(self) -> RecordingServer:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server."""
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None:
-            raise RuntimeError("RecordingServer is not running; call start() first")
-        return f"http://{HOST}:{self._server.server_address[1]}"
+        return server
 
     @property
     def received(self) -> list[ReceivedRequest]:

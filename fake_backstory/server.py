@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-from types import TracebackType
 from typing import Any
 
+from typing_extensions import override
+
 from fake_backstory.config import FakeConfig, RequestLog
-from fake_backstory.faults import FaultQueue
+from fake_backstory.fault_queue import FaultQueue
 from fake_backstory.handler import FakeHTTPServer
 from fake_backstory.jobs import KNOWN_PARAMS, FakeJob, job_records, parse_day
 from fake_backstory.responses import ApiError
+from fake_backstory.serving import HOST, LoopbackServer
 from fake_backstory.state import ApiState
 
-HOST = "127.0.0.1"
 
-
-class FakeBackstory:
+class FakeBackstory(LoopbackServer[FakeHTTPServer]):
     """A real HTTP fake of the Backstory Enriched Contacts bulk export API.
 
     ``with FakeBackstory(FakeConfig(contacts_per_day=5)) as api:`` serves on ``api.url`` until
@@ -28,11 +25,8 @@ class FakeBackstory:
 
     def __init__(self, config: FakeConfig | None = None) -> None:
         """Prepare (but do not bind) a server for ``config``."""
+        super().__init__()
         self._state = ApiState(config or FakeConfig())
-        self._server: FakeHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ----------------------------------------------------------------------------
 
     @property
     def config(self) -> FakeConfig:
@@ -43,63 +37,16 @@ class FakeBackstory:
     def config(self, value: FakeConfig) -> None:
         self._state.config = value
 
-    def start(self) -> FakeBackstory:
-        """Bind 127.0.0.1 (config.port, 0 = free port) and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeBackstory is already running")
+    @override
+    def _make_server(self) -> FakeHTTPServer:
+        """Bind 127.0.0.1 (config.port, 0 = free port)."""
         self.config.validate()
-        server = FakeHTTPServer((HOST, self.config.port), self._state)
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.5},
-            name=f"fake-backstory-{server.server_address[1]}",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
+        return FakeHTTPServer((HOST, self.config.port), self._state)
 
-    def stop(self) -> None:
-        """Stop serving, close open connections and release the port."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
+    @override
+    def _stopping(self, server: FakeHTTPServer) -> None:
+        """End "delay" and "stall" faults at once."""
         server.stopping.set()
-        stopper = threading.Thread(target=server.shutdown, daemon=True)
-        stopper.start()
-        while stopper.is_alive():  # wake the accept loop instead of waiting for its poll
-            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 1):
-                pass
-            stopper.join(0.01)
-        thread.join()
-        server.close_connections()
-        server.server_close()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeBackstory:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server."""
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        if self._server is None:
-            raise RuntimeError("FakeBackstory is not running; call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{HOST}:{self.port}"
 
     # ---- inspection and control ----------------------------------------------------------------
 

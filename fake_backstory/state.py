@@ -1,4 +1,4 @@
-"""The API's state (tokens, jobs, request log) and its endpoints, free of HTTP plumbing."""
+"""The API's state: tokens, jobs, the request log and the fault queue, behind one lock."""
 
 from __future__ import annotations
 
@@ -10,30 +10,20 @@ import secrets
 import sys
 import threading
 import time
-import zlib
 from dataclasses import dataclass
+from datetime import date
 from email.message import Message
-from urllib.parse import parse_qs
+from typing import Any
 
 import orjson
 
 from fake_backstory.config import FakeConfig, RequestLog
-from fake_backstory.faults import (
-    DEFLATE_BOMB_BYTES,
-    LONG_LINE_LENGTH,
-    Fault,
-    FaultQueue,
-    corrupt_bytes,
-    deflate_bomb,
-    long_line_body,
-)
-from fake_backstory.jobs import FINAL_STATES, FakeJob, validate_job_params
-from fake_backstory.render import Chunk, gzip_bytes, join
-from fake_backstory.responses import ApiError, Response, json_response
+from fake_backstory.fault_queue import FaultQueue
+from fake_backstory.jobs import FINAL_STATES, FakeJob
+from fake_backstory.responses import ApiError
 
 _JOB_ID_RE = re.compile(r"[A-Za-z0-9-]+")
 _FIRST_INT_JOB_ID = 976_511
-_OCTET_STREAM = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -54,7 +44,7 @@ def _b64url(data: bytes) -> str:
 
 
 class ApiState:
-    """Tokens, jobs, request log and faults behind one lock; endpoint implementations."""
+    """Tokens, jobs, request log and faults behind one lock."""
 
     def __init__(self, config: FakeConfig) -> None:
         """Start with no tokens, jobs or requests."""
@@ -84,54 +74,9 @@ class ApiState:
             target = f"{entry.path}?{query}" if query else entry.path
             print(f"{entry.status} {entry.method} {target} [{entry.endpoint}]", file=sys.stderr)
 
-    # ---- endpoints -------------------------------------------------------------------------
+    # ---- tokens and jobs ------------------------------------------------------------------
 
-    def handle(self, endpoint: str, request: ApiRequest, fault: Fault | None = None) -> Response:
-        """Dispatch to an endpoint; a "corrupt" or DATA_KINDS ``fault`` alters the body
-        (before any compression)."""
-        corrupt = fault is not None and fault.kind == "corrupt"
-        try:
-            if endpoint == "token":
-                response = self.token(request)
-            elif endpoint == "create":
-                response = self.create(request)
-            elif endpoint == "status":
-                response = self.status(request)
-            elif endpoint == "data":
-                return self.data(request, fault)
-            else:
-                raise ApiError(404)  # noqa: TRY301 - one place turns ApiError into a response
-        except ApiError as exc:
-            response = exc.response()
-        if corrupt:
-            response.body = [corrupt_bytes(join(response.body), "json")]
-        return response
-
-    def token(self, request: ApiRequest) -> Response:
-        """POST /auth/v1/tokens (client-credentials grant, form-encoded)."""
-        content_type = request.headers.get_content_type()
-        if content_type != "application/x-www-form-urlencoded":
-            raise ApiError(400, "Content-Type must be application/x-www-form-urlencoded")
-        try:
-            form = parse_qs(request.body.decode(), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            raise ApiError(400, "Malformed form body") from None
-        fields = {key: values[-1] for key, values in form.items()}
-        if fields.get("grant_type") != "client_credentials":
-            raise ApiError(400, "Unsupported grant_type: expected client_credentials")
-        config = self.config
-        if (fields.get("client_id"), fields.get("client_secret")) != (
-            config.client_id,
-            config.client_secret,
-        ):
-            raise ApiError(401, "Invalid client credentials")
-        ttl = float(config.token_ttl_seconds)
-        token = self._mint(config.client_id, config.client_secret, ttl)
-        return json_response(
-            {"access_token": token, "token_type": "bearer", "expires_in": int(ttl)}
-        )
-
-    def _mint(self, client_id: str, secret: str, ttl: float) -> str:
+    def mint(self, client_id: str, secret: str, ttl: float) -> str:
         """A unique JWT-looking token, valid for ``ttl`` seconds."""
         now = time.time()
         with self.lock:
@@ -163,16 +108,9 @@ class ApiState:
         if time.monotonic() >= expires:
             raise ApiError(401, "Token expired", {"WWW-Authenticate": "Bearer"})
 
-    def create(self, request: ApiRequest) -> Response:
-        """POST /pull/v1/export/contacts/jobs."""
-        self.authorize(request)
-        try:
-            body = orjson.loads(request.body)
-        except orjson.JSONDecodeError:
-            raise ApiError(400, "Malformed JSON request body") from None
+    def new_job(self, params: dict[str, Any], start: date, end: date) -> FakeJob:
+        """Create a job for validated ``params`` (429 past the limit of two running jobs)."""
         config = self.config
-        config.validate()  # a broken runtime change surfaces as a 500 naming the field
-        start, end = validate_job_params(body, config.max_window_days)
         with self.lock:
             if config.enforce_job_limits and self._active_jobs() >= 2:
                 raise ApiError(429, "Too many concurrent export jobs")
@@ -195,14 +133,14 @@ class ApiState:
             job = FakeJob(
                 job_id=str(wire_id),
                 wire_id=wire_id,
-                params=body,
+                params=params,
                 settings=config.snapshot(),
                 start=start,
                 end=end,
                 final_state=final,
             )
             self.jobs[job.job_id] = job
-        return json_response(job.describe("Queued"))
+        return job
 
     def _active_jobs(self) -> int:
         """Jobs not yet in a final state (expired ones do not count)."""
@@ -223,85 +161,6 @@ class ApiState:
         if job.expired:
             raise ApiError(self.config.expired_status)
         return job
-
-    def status(self, request: ApiRequest) -> Response:
-        """GET /pull/v1/export/contacts/jobs/{job_id} (counts as a poll)."""
-        job = self.job(request)
-        state = job.poll()
-        payload = job.describe(state)
-        payload["results_size"] = None
-        payload["fragments"] = None
-        if state == "Completed":
-            export = job.export()
-            payload["results_size"] = export.results_size
-            payload["fragments"] = export.fragments
-            if self.config.fragments_override is not None:
-                payload["fragments"] = self.config.fragments_override
-            hide = export.fragments == 0 and self.config.empty_fragments == "missing"
-            if hide or not self.config.report_fragments:
-                del payload["fragments"]
-        payload["params"] = orjson.dumps(job.params).decode()
-        if self.config.status_override is not None:
-            payload["state"] = self.config.status_override
-        return json_response(payload)
-
-    def data(self, request: ApiRequest, fault: Fault | None = None) -> Response:
-        """GET /pull/v1/export/contacts/jobs/{job_id}/data[?fragment=i]."""
-        kind = fault.kind if fault is not None else None
-        corrupt = kind == "corrupt"
-        try:
-            job = self.job(request)
-            if job.state != "Completed":
-                raise ApiError(400, "Job is not completed")  # noqa: TRY301
-            export = job.export()
-            fragment = self._fragment_param(request, export.fragments)
-            if export.fragments == 0 and self.config.empty_data_status != 200:
-                if self.config.empty_data_status == 404:
-                    raise ApiError(404, "HTTP 404 Not Found")  # noqa: TRY301
-                return Response(204, [], export.content_type, {})
-        except ApiError as exc:
-            response = exc.response()
-            if corrupt:
-                response.body = [corrupt_bytes(join(response.body), "json")]
-            return response
-        if fault is not None and kind == "deflate_bomb":
-            size = int(fault.opts.get("decoded_bytes", DEFLATE_BOMB_BYTES))
-            bomb = {"Content-Encoding": "deflate"}
-            return Response(200, [deflate_bomb(size)], export.content_type, bomb)
-        body: list[Chunk]
-        body = export.stitched() if fragment is None else export.fragment(fragment)
-        content_type = export.content_type
-        headers: dict[str, str] = {}
-        mode = self.config.gzip
-        altered = corrupt or kind == "long_line"
-        if corrupt:
-            body = [corrupt_bytes(join(body), export.layout)]
-        if fault is not None and kind == "long_line":
-            length = int(fault.opts.get("length", LONG_LINE_LENGTH))
-            body = [long_line_body(join(body), export.layout, length)]
-        if mode == "deflate":
-            body = [zlib.compress(join(body), 1)]
-            headers["Content-Encoding"] = "deflate"
-        elif mode != "none":
-            body = [gzip_bytes(body) if altered else job.gzipped(fragment)]
-            if mode == "header":
-                headers["Content-Encoding"] = "gzip"
-            else:
-                content_type = _OCTET_STREAM
-        return Response(200, body, content_type, headers)
-
-    @staticmethod
-    def _fragment_param(request: ApiRequest, count: int) -> int | None:
-        """The validated ``fragment`` query parameter (None when absent)."""
-        raw = request.query.get("fragment")
-        if raw is None:
-            return None
-        if not raw.isascii() or not raw.isdigit():
-            raise ApiError(400, "Invalid parameter format: fragment")
-        index = int(raw)
-        if index >= count:
-            raise ApiError(400, f"Fragment {index} out of range: the job has {count} fragments")
-        return index
 
     # ---- helpers for the public API ---------------------------------------------------------
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import itertools
-import logging
 import os
 import re
 import stat
@@ -31,7 +30,8 @@ import orjson
 from singer_sdk import typing as th
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_backstory_contacts.environment import FALSE_WORDS, TRUE_WORDS
+from tap_backstory_contacts import logger
+from tap_backstory_contacts.environment import SETTING_FALSE_WORDS, SETTING_TRUE_WORDS
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import StorageTarget
@@ -41,8 +41,6 @@ FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 SUFFIX = ".json.gz"
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-logger = logging.getLogger(__name__)
 
 #: The tap's ``batch_config`` setting: the SDK's, plus ``enabled`` and ``batch_size``, each
 #: described (Meltano declares every part as a setting of its own, e.g. for environment
@@ -126,7 +124,7 @@ def enabled(raw: t.Any) -> t.TypeGuard[t.Mapping[str, t.Any]]:
         return False
     switch = raw.get("enabled", True)
     # A string too: Meltano may pass "false".
-    return str(switch).lower() not in FALSE_WORDS
+    return str(switch).lower() not in SETTING_FALSE_WORDS
 
 
 def config_errors(raw: t.Any) -> list[str]:
@@ -134,7 +132,7 @@ def config_errors(raw: t.Any) -> list[str]:
     if raw is None or not isinstance(raw, t.Mapping):
         return []  # not an object: the schema says so
     switch = raw.get("enabled")
-    if isinstance(switch, str) and switch.lower() not in TRUE_WORDS | FALSE_WORDS:
+    if isinstance(switch, str) and switch.lower() not in SETTING_TRUE_WORDS | SETTING_FALSE_WORDS:
         return [f"batch_config: enabled {switch!r} is neither true nor false"]
     if not enabled(raw):
         return []

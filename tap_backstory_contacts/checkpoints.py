@@ -7,6 +7,12 @@ file until its BATCH message goes out, so the change waits until that file is wr
 a STATE the SDK sends meanwhile (after an earlier BATCH, or on SIGTERM) cannot include it.
 At a window's end the file being written is closed and announced at once (``close_file``),
 so that a STATE follows every window, not only every full file.
+
+A new export job vouches for no record; in RECORD mode a STATE goes out at once so that a
+killed run re-attaches to it. In BATCH mode every STATE follows a BATCH message (the SDK
+writes one after each file, and at the end), so the job's ledger entry goes out with the
+next of those, or with the STATE written on SIGTERM; a run killed with SIGKILL before then
+leaves that job unrecorded (docs/batch-files.md).
 """
 
 from __future__ import annotations
@@ -33,8 +39,14 @@ class Checkpoints:
         self._close_file = close_file
         self._pending: list[Change] = []
 
-    def now(self) -> None:
-        """Send the state as it is, if a STATE may be sent mid-stream (not in BATCH mode)."""
+    @property
+    def batch_mode(self) -> bool:
+        """Whether records leave in BATCH files (state changes wait for their file)."""
+        return self._batch_mode
+
+    def job_recorded(self) -> None:
+        """A new job is in the ledger: send the state now in RECORD mode; in BATCH mode it
+        goes with the STATE after the next BATCH message (see above)."""
         if not self._batch_mode:
             self._emit()
 

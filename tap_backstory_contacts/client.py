@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import typing as t
 
 import requests
 
-from tap_backstory_contacts import redaction
+from tap_backstory_contacts import logger, redaction
+from tap_backstory_contacts.api_url import api_url_problem
 from tap_backstory_contacts.auth import TOKEN_PATH, TokenProvider
-from tap_backstory_contacts.errors import ApiError, TapBackstoryError
+from tap_backstory_contacts.errors import ApiError, ConfigurationError, TapBackstoryError
 from tap_backstory_contacts.retry import (
     RetryPolicy,
     TransientError,
     call_with_retries,
     parse_retry_after,
+)
+from tap_backstory_contacts.transport import (
+    ApiSession,
+    BearerAuth,
+    connection_failure,
+    unresolved_host,
 )
 
 if t.TYPE_CHECKING:
@@ -28,8 +34,6 @@ CONNECT_TIMEOUT_SECONDS = 15.0
 # The longest silence while reading an answer (requests' read timeout is per read, so this
 # is an idle timeout): a stalled body becomes a retryable failure, not a hung run.
 IDLE_READ_TIMEOUT_SECONDS = 60.0
-USER_AGENT = "tap-backstory-contacts"
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 def server_message(response: requests.Response) -> str:
@@ -58,8 +62,14 @@ class BackstoryClient:
         client_secret: str,
         policy: RetryPolicy,
     ) -> None:
+        problem = api_url_problem(api_url)
+        if problem:  # the tap validated it; a client built otherwise gets the same check
+            raise ConfigurationError(problem)
         self.api_url = api_url.rstrip("/")
         self.policy = policy
+        # Whether the API's host has answered once: until then, a name that does not
+        # resolve is a wrong api_url, not a network blip worth retrying.
+        self._reached = False
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -67,6 +77,7 @@ class BackstoryClient:
             fetch=self._post_token_form,
             client_id=client_id,
             client_secret=client_secret,
+            endpoint=f"{self.api_url}{TOKEN_PATH}",
         )
 
     @classmethod
@@ -156,18 +167,26 @@ class BackstoryClient:
     def _send(
         self, method: str, path: str, *, token: str | None = None, **kwargs: t.Any
     ) -> requests.Response:
-        """One HTTP exchange; 429, 5xx and broken connections become ``TransientError``."""
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
+        """One HTTP exchange carrying ``token`` as its only credential (none without one);
+        429, 5xx and broken connections become ``TransientError``."""
         try:
             response = self._session().request(
                 method,
                 f"{self.api_url}{path}",
-                headers=headers,
+                auth=BearerAuth(token),
                 timeout=(CONNECT_TIMEOUT_SECONDS, IDLE_READ_TIMEOUT_SECONDS),
                 **kwargs,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError(f"{type(exc).__name__}: {_short(exc)}") from exc
+            unresolved = unresolved_host(exc)
+            if unresolved is not None and not self._reached:
+                raise ConfigurationError(
+                    f"The host name '{unresolved.host}' of api_url ('{self.api_url}') does "
+                    f"not resolve ({unresolved.reason}). Check api_url for a typo, and that "
+                    "this machine can resolve host names (its DNS settings)."
+                ) from None
+            raise TransientError(connection_failure(exc)) from exc
+        self._reached = True
         if response.status_code in RETRYABLE_STATUSES:
             reason = f"HTTP {response.status_code}: {server_message(response)}"
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -178,8 +197,7 @@ class BackstoryClient:
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT
+            session = ApiSession()
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
@@ -197,8 +215,3 @@ def _json_object(response: requests.Response, what: str) -> dict[str, t.Any]:
     if not isinstance(body, dict):
         raise TapBackstoryError(f"{what}: expected a JSON object, got {type(body).__name__}")
     return body
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:200] + "…"

@@ -6,7 +6,7 @@ import typing as t
 
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.errors import ApiError
-from tap_backstory_contacts.jobs import job_path
+from tap_backstory_contacts.jobs.model import job_path
 from tap_backstory_contacts.retry import RetryPolicy
 
 # A job id that cannot exist: the API answers 404 (or 400) to an authorised caller

@@ -1,8 +1,8 @@
 """The start_date/end_date forms the tap accepts, parsed by the tap itself.
 
 Meltano declares these settings `string` and passes them as written: its own `date_iso8601`
-parser would turn a typo such as 2026-13-01 into another date. Bookmarks and ledger windows in
-state are always YYYY-MM-DD (``parse_date``).
+parser would turn a typo such as 2026-13-01 into another date. (Bookmarks and ledger windows in
+state are always YYYY-MM-DD: ``saved_state.parse_date``.)
 """
 
 from __future__ import annotations
@@ -29,14 +29,6 @@ DATE_FORMS = (
 )
 
 
-def parse_date(value: str) -> datetime.date:
-    """A ``YYYY-MM-DD`` date (the form of bookmarks and ledger windows in state); raises
-    ``ValueError`` for anything else."""
-    if len(value) != 10:
-        raise ValueError(value)
-    return datetime.date.fromisoformat(value)
-
-
 def parse_setting_date(value: str, today: datetime.date | None = None) -> datetime.date:
     """The UTC day of a ``start_date``/``end_date`` setting: ``YYYY-MM-DD``, an ISO 8601
     date-time (no zone means UTC), or ``today``, ``yesterday``, ``N days ago`` (counted from
@@ -59,7 +51,7 @@ def parse_setting_date(value: str, today: datetime.date | None = None) -> dateti
     text = re.sub(r"(\.\d{6})\d+", r"\1", value).upper().replace("Z", "+00:00")
     try:
         if is_date:
-            return parse_date(value)
+            return datetime.date.fromisoformat(value)
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise problem from None

@@ -4,6 +4,9 @@ The SDK passes numbers through as text (so ``TAP_BACKSTORY_CONTACTS_POLL_INTERVA
 failed validation as "'5' is not of type 'number'"), crashes on a malformed integer and
 reads any unknown boolean word as false. Here a value that does not parse stays text, so
 that config validation names the setting.
+
+A ``.env`` file fills in only the variables the environment does not set: the SDK's own
+reading loads it over them, so a stale ``.env`` would beat the environment.
 """
 
 from __future__ import annotations
@@ -11,9 +14,29 @@ from __future__ import annotations
 import json
 import os
 import typing as t
+from pathlib import Path
 
-TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
-FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+import dotenv
+import singer_sdk
+
+# Booleans as settings are written in environment variables and switches (not data values).
+SETTING_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+SETTING_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def load_dotenv_file() -> Path | None:
+    """Set the variables of the nearest ``.env`` that the environment lacks; return its path.
+
+    The nearest is the first found from the current directory upward, else (as the SDK
+    looks) from the SDK's installation upward: a Meltano project's root, or a checkout's.
+    """
+    for start in (Path.cwd(), Path(singer_sdk.__file__).parent):
+        for folder in (start, *start.parents):
+            path = folder / ".env"
+            if path.is_file():
+                dotenv.load_dotenv(path, override=False)
+                return path
+    return None
 
 
 def env_var_name(prefix: str, setting: str) -> str:
@@ -71,8 +94,8 @@ def typed_value(text: str, types: set[str]) -> t.Any:
     if "string" in types:
         return text
     word = text.strip().lower()
-    if "boolean" in types and word in TRUE_WORDS | FALSE_WORDS:
-        return word in TRUE_WORDS
+    if "boolean" in types and word in SETTING_TRUE_WORDS | SETTING_FALSE_WORDS:
+        return word in SETTING_TRUE_WORDS
     try:
         value = json.loads(text, parse_constant=_refuse)
     except ValueError:

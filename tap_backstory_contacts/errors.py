@@ -20,6 +20,11 @@ class ApiError(TapBackstoryError):
         super().__init__(f"{what} failed: HTTP {status}: {server_message}")
 
 
+class ConfigurationError(TapBackstoryError):
+    """A setting cannot work as given (found out only when it is used, e.g. a host name
+    that does not resolve)."""
+
+
 class AuthenticationError(TapBackstoryError):
     """The token endpoint refused the credentials."""
 
@@ -41,8 +46,17 @@ class JobEndedError(ExportJobError):
         super().__init__(message)
 
 
+class JobCreationUnknownError(TapBackstoryError):
+    """A job creation's answer was lost: the API may or may not have created the job."""
+
+
+class JobMismatchError(TapBackstoryError):
+    """The API answered about another job than the one asked about."""
+
+
 class JobLimitError(TapBackstoryError):
-    """The API refused a new job for now: the org's 2 running / 10 queued jobs are taken."""
+    """The API refused a new job for now: the org's running and queued
+    job slots (``jobs.model.MAX_RUNNING_JOBS``, ``MAX_QUEUED_JOBS``) are taken."""
 
 
 class WindowTooLargeError(TapBackstoryError):

@@ -1,7 +1,7 @@
 """One sync's export, read top to bottom: windows → completed jobs → fragments → records.
 
-Windows go in order while the next jobs run ahead; a window is bookmarked once all its
-records are out.
+Windows go in order while the next jobs run ahead (``jobs.planner``); every decision about a
+job is its keeper's (``jobs.keeper``). A window is bookmarked once all its records are out.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from tap_backstory_contacts.errors import ApiError
 from tap_backstory_contacts.fragment_reader import FragmentReader
 from tap_backstory_contacts.fragments import FragmentDownloader
-from tap_backstory_contacts.job_source import GONE_STATUSES, JobSource
-from tap_backstory_contacts.planner import WindowPlan
+from tap_backstory_contacts.jobs.planner import WindowPlan
 from tap_backstory_contacts.progress import Progress
 
 if t.TYPE_CHECKING:
@@ -23,10 +22,11 @@ if t.TYPE_CHECKING:
 
     from tap_backstory_contacts.checkpoints import Checkpoints
     from tap_backstory_contacts.client import BackstoryClient
-    from tap_backstory_contacts.jobs import ExportJob
-    from tap_backstory_contacts.ledger import Ledger
+    from tap_backstory_contacts.jobs.keeper import JobKeeper
+    from tap_backstory_contacts.jobs.model import ExportJob
     from tap_backstory_contacts.records import RecordShaper
     from tap_backstory_contacts.settings import Settings
+    from tap_backstory_contacts.shutdown import Shutdown
     from tap_backstory_contacts.windows import Window
 
 Record = dict[str, t.Any]
@@ -40,33 +40,34 @@ class ContactsExport:
         *,
         client: BackstoryClient,
         settings: Settings,
-        ledger: Ledger,
+        jobs: JobKeeper,
         shaper: RecordShaper,
         checkpoints: Checkpoints,
         window_done: Callable[[Window], None],
+        shutdown: Shutdown,
     ) -> None:
         self._client = client
         self._settings = settings
-        self._ledger = ledger
+        self._jobs = jobs
         self._shaper = shaper
         self._checkpoints = checkpoints
         self._window_done = window_done
-        self._jobs = JobSource(client, settings, ledger, checkpoints)
+        self._shutdown = shutdown
 
     def records(self, windows: list[Window]) -> Iterator[Record]:
         """Every record of every window, window by window, fragment by fragment."""
         plan = WindowPlan(windows, self._jobs, ahead=self._settings.max_concurrent_jobs)
         progress = Progress()
-        with FragmentDownloader(self._client, self._settings.max_parallel_downloads) as downloader:
+        downloader = FragmentDownloader(self._client, self._settings.max_parallel_downloads)
+        # A signal stops the downloads at once; the end of the sync, whatever it is, too.
+        with downloader, self._shutdown.stopping(downloader.close):
             reader = FragmentReader(
                 self._settings.output_format, self._shaper, downloader.download_again
             )
             for window, job in plan:
                 progress.window_started()
                 done_by, count = yield from self._window_records(job, downloader, reader)
-                self._checkpoints.window_end(
-                    functools.partial(self._finish, done_by.job_id, window)
-                )
+                self._checkpoints.window_end(functools.partial(self._finish, done_by, window))
                 progress.window_done(window, count, plan.remaining)
         progress.finished()
 
@@ -75,25 +76,18 @@ class ContactsExport:
     ) -> Generator[Record, None, tuple[ExportJob, int]]:
         """The window's records; returns the job that delivered them and their count.
 
-        If the job's files are gone (404/410) before any of its records was emitted, a new
-        job replaces it once; later, the ledger entry is dropped so the next run does not
-        re-attach to it, and the run fails.
+        A job whose download fails is handed back to the keeper, which replaces it (its
+        files are gone before any record was emitted) or raises.
         """
         tally = _Tally()
-        for attempt in (1, 2):
+        while True:
             job, skip = self._jobs.completed(job)
             try:
                 yield from self._job_records(job, skip, downloader, reader, tally)
             except ApiError as exc:
-                if exc.status not in GONE_STATUSES:
-                    raise
-                self._ledger.drop(job.job_id)
-                if tally.records or attempt == 2:
-                    raise
-                job = self._jobs.replace_gone(job, exc.status)
+                job = self._jobs.replacement_for(job, exc, records=tally.records)
             else:
-                break
-        return job, tally.records
+                return job, tally.records
 
     def _job_records(
         self,
@@ -116,13 +110,12 @@ class ContactsExport:
                 tally.records += yield from reader.records(job, fragment, lineage)
                 if fragment.index is not None:
                     self._checkpoints.vouch(
-                        functools.partial(
-                            self._ledger.fragments_emitted, job.job_id, fragment.index + 1
-                        )
+                        functools.partial(self._jobs.fragments_emitted, job, fragment.index + 1)
                     )
 
-    def _finish(self, job_id: str, window: Window) -> None:
-        self._ledger.drop(job_id)
+    def _finish(self, job: ExportJob, window: Window) -> None:
+        """The window's records are out: its job is done with, and the window bookmarked."""
+        self._jobs.forget(job)
         self._window_done(window)
 
 

@@ -5,10 +5,10 @@ Reading resumes after the records already emitted, so that none is emitted twice
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from dataclasses import dataclass
 
+from tap_backstory_contacts import logger
 from tap_backstory_contacts.errors import UnreadableDataError
 from tap_backstory_contacts.formats import open_binary, read_csv, read_json, verify_compression
 
@@ -16,12 +16,11 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
 
     from tap_backstory_contacts.fragments import Fragment
-    from tap_backstory_contacts.jobs import ExportJob
+    from tap_backstory_contacts.jobs.model import ExportJob
     from tap_backstory_contacts.records import RecordShaper
 
 # Downloads of one fragment whose content turns out damaged before it counts as bad data.
 FRAGMENT_READ_ATTEMPTS = 3
-logger = logging.getLogger("tap-backstory-contacts")
 
 Redownload = t.Callable[["ExportJob", "Fragment"], "Fragment"]
 

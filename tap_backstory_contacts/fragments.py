@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import socket
 import threading
 import typing as t
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
 import urllib3.exceptions
 
-from tap_backstory_contacts import clock, limits
+from tap_backstory_contacts import clock, limits, logger
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import TransientError, call_with_retries
 from tap_backstory_contacts.spool import Spool
@@ -25,18 +23,11 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
     from tap_backstory_contacts.client import BackstoryClient
-    from tap_backstory_contacts.jobs import ExportJob
+    from tap_backstory_contacts.jobs.model import ExportJob
 
 CHUNK_BYTES = 1 << 20
 # The most an export with no record can weigh: `[]`, a wrapper, or a CSV header row.
 EMPTY_FILE_BYTES = 1024
-logger = logging.getLogger("tap-backstory-contacts")
-
-
-def stop_all_downloads() -> None:
-    """Stop every running download at once (the process is being terminated)."""
-    for downloader in list(_LIVE):
-        downloader.close()
 
 
 class DownloadCancelledError(TapBackstoryError):
@@ -79,7 +70,6 @@ class FragmentDownloader:
         self._cancel = threading.Event()
         self._responses: set[requests.Response] = set()
         self._lock = threading.Lock()
-        _LIVE.add(self)
 
     def __enter__(self) -> FragmentDownloader:
         return self
@@ -150,7 +140,6 @@ class FragmentDownloader:
                 self._responses.discard(response)
 
 
-_LIVE: weakref.WeakSet[FragmentDownloader] = weakref.WeakSet()
 Tracker = t.Callable[[requests.Response], t.ContextManager[None]]
 
 
@@ -174,7 +163,7 @@ def download_fragment(
                 "GET", f"{job.path}/data", what=what, params=params, stream=True
             )
         except ApiError as exc:
-            if not (exc.status == 404 and index is None and _reported_empty(job)):
+            if not (exc.status == 404 and index is None and reported_empty(job)):
                 raise
             # The API may answer "no file" for an export it reported empty (undocumented).
             path.write_bytes(b"")
@@ -188,7 +177,7 @@ def download_fragment(
     return fragment
 
 
-def _reported_empty(job: ExportJob) -> bool:
+def reported_empty(job: ExportJob) -> bool:
     """The status said the export is empty, and nothing in it said otherwise: 0 fragments
     and a results_size no larger than an empty file (`[]`, a CSV header), or size 0."""
     size = job.results_size

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import weakref
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, SingerMessageType
@@ -25,7 +24,6 @@ class StateFlushingWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
-        _WRITERS.add(self)
 
     @override
     def write_message(self, message: Message) -> None:
@@ -35,18 +33,10 @@ class StateFlushingWriter(MsgSpecWriter):
             self.flush()
 
     def flush(self) -> None:
-        """Write out whatever is buffered."""
+        """Write out whatever is buffered; at the end of a sync, even one ending with an
+        error, so that records extracted before it still reach the target (no STATE
+        vouches for them)."""
         if self._pending:
             sys.stdout.buffer.write(self._pending)
             self._pending.clear()
         sys.stdout.flush()
-
-
-_WRITERS: weakref.WeakSet[StateFlushingWriter] = weakref.WeakSet()
-
-
-def flush_pending_records() -> None:
-    """Write out RECORDs still buffered, e.g. when a sync ends with an error: records
-    extracted before it still reach the target (no STATE vouches for them)."""
-    for writer in list(_WRITERS):
-        writer.flush()

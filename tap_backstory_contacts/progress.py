@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import typing as t
 
+from tap_backstory_contacts import logger
+
 if t.TYPE_CHECKING:
     from tap_backstory_contacts.windows import Window
-
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 class Progress:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import typing as t
 
+from tap_backstory_contacts import logger
 from tap_backstory_contacts.errors import DataFormatError
-
-logger = logging.getLogger("tap-backstory-contacts")
 
 TAP_FIELDS = ("contact_key", "export_job_id", "export_start_date", "export_end_date")
 # Identity of a contact without an email; every part is normalised (trimmed, lower case).
@@ -22,8 +20,9 @@ FALLBACK_IDENTITY = (
     "source_peopleai_id",
     "source_email",
 )
-TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
-FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
+# Booleans as export files spell them (CSV cells, JSON strings), not as settings are written.
+DATA_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+DATA_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
 Converter = t.Callable[[t.Any], t.Any]
 # Bound on remembered exact type signatures (a few dozen occur in practice).
@@ -62,9 +61,9 @@ def to_boolean(value: t.Any) -> bool:
         return bool(value)
     if isinstance(value, str):
         word = value.strip().lower()
-        if word in TRUE_WORDS:
+        if word in DATA_TRUE_WORDS:
             return True
-        if word in FALSE_WORDS:
+        if word in DATA_FALSE_WORDS:
             return False
     raise ValueError("not a boolean")
 

@@ -4,7 +4,9 @@ A server or proxy may echo a request in its error text: the form with ``client_s
 the ``Authorization`` header. Every secret the tap holds is registered here when it is read
 or fetched. ``redact`` replaces whole occurrences of a registered value (also URL-, JSON- and
 repr-escaped); ``install`` makes every log record of the process go through it, whatever its
-logger, handler or formatter.
+logger, handler or formatter. A configured secret is redacted for the life of the process;
+a token while it is among the newest ``MAX_REMEMBERED_TOKENS``, which covers every token a
+request in flight can carry.
 
 Values shorter than ``MIN_SECRET_LENGTH`` are not redacted: hiding a two-letter value would
 mangle ordinary words and, by the gaps it leaves, give the value away all the same. Only
@@ -24,18 +26,40 @@ import typing as t
 import urllib.parse
 
 MIN_SECRET_LENGTH = 6
-# Every token of a long run stays redacted (tokens are renewed hourly, so this covers days);
-# the bound keeps the per-record cost flat in a process that runs many syncs (tests).
-MAX_REMEMBERED = 64
+# Tokens remembered: the current one and those before it. A token can appear only in the
+# echo of a request that carried it, and a request in flight carries one of the last few;
+# 64 is days of hourly tokens. The bound keeps the per-record cost flat in a long process.
+MAX_REMEMBERED_TOKENS = 64
+
+
+class _Variant(t.NamedTuple):
+    text: str
+    label: str
+
 
 _lock = threading.Lock()
-# value (or escaped variant) -> (label, whole-occurrence pattern); newest last.
-_patterns: collections.OrderedDict[str, tuple[str, re.Pattern[str]]] = collections.OrderedDict()
+# Configured secrets (client_secret), never forgotten: value -> its variants.
+_pinned: dict[str, list[_Variant]] = {}
+# Bearer tokens, newest last: value -> its variants.
+_tokens: collections.OrderedDict[str, list[_Variant]] = collections.OrderedDict()
+# Every variant of both, longest first: a value that contains another is replaced whole.
+_ordered: list[_Variant] = []
 _installed = False
 
 
 def register(value: object, label: str) -> None:
-    """Redact ``value`` (a secret or token) as ``<label>`` from now on."""
+    """Redact ``value`` (a configured secret) as ``<label>`` for the life of the process."""
+    _remember(value, label, token=False)
+
+
+def register_token(value: object, label: str = "bearer token") -> None:
+    """Redact ``value`` (a token) as ``<label>`` while it is one of the newest
+    ``MAX_REMEMBERED_TOKENS`` tokens."""
+    _remember(value, label, token=True)
+
+
+def _remember(value: object, label: str, *, token: bool) -> None:
+    global _ordered  # replaced whole, never changed in place: redact() reads it unlocked
     text = value if isinstance(value, str) else str(value)
     if len(text) < MIN_SECRET_LENGTH:
         return
@@ -46,23 +70,42 @@ def register(value: object, label: str) -> None:
         json.dumps(text)[1:-1],
         repr(text)[1:-1],
     }
+    entries = [_Variant(variant, f"<{label}>") for variant in sorted(variants)]
     with _lock:
-        for variant in variants:
-            pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(variant)}(?![A-Za-z0-9])")
-            _patterns.pop(variant, None)
-            _patterns[variant] = (f"<{label}>", pattern)
-        while len(_patterns) > MAX_REMEMBERED * len(variants):
-            _patterns.popitem(last=False)
+        if not token:
+            _pinned[text] = entries
+        elif text not in _pinned:
+            _tokens.pop(text, None)
+            _tokens[text] = entries
+            while len(_tokens) > MAX_REMEMBERED_TOKENS:
+                _tokens.popitem(last=False)
+        everything = [v for vs in (*_pinned.values(), *_tokens.values()) for v in vs]
+        _ordered = sorted(everything, key=lambda variant: -len(variant.text))
     install()
 
 
-def redact(text: str) -> str:
-    """``text`` with every whole occurrence of a registered secret replaced by its label."""
+def forget() -> None:
+    """Forget every registered value (a test suite starts each case clean with it)."""
+    global _ordered
     with _lock:
-        found = [entry for value, entry in _patterns.items() if value in text]
-    for label, pattern in found:
-        text = pattern.sub(label, text)
-    return text
+        _pinned.clear()
+        _tokens.clear()
+        _ordered = []
+
+
+def redact(text: str) -> str:
+    """``text`` with every whole occurrence of a registered secret replaced by its label.
+
+    One pass over ``text`` with every value found in it, longest first: a value inside
+    another is never cut out of it first, and a label put in is never redacted again.
+    """
+    found = [variant for variant in _ordered if variant.text in text]
+    if not found:
+        return text
+    labels = {variant.text: variant.label for variant in found}
+    either = "|".join(re.escape(variant.text) for variant in found)
+    pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{either})(?![A-Za-z0-9])")
+    return pattern.sub(lambda match: labels[match.group()], text)
 
 
 def install() -> None:
@@ -87,7 +130,7 @@ def _redacted(record: logging.LogRecord) -> logging.LogRecord:
     otherwise print the exception's own, unredacted text); records without secrets are left
     alone, so structured formatters keep their fields.
     """
-    if not _patterns:
+    if not _ordered:
         return record
     try:
         message = record.getMessage()

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-import logging
 import random
 import typing as t
 from dataclasses import dataclass
 
 import backoff
 
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, logger
 from tap_backstory_contacts.errors import RetriesExhaustedError
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 T = t.TypeVar("T")
-logger = logging.getLogger("tap-backstory-contacts")
 # The longest single wait a server's Retry-After can ask for: a hostile or broken server
 # could otherwise park the run (or a download thread) for hours.
 MAX_RETRY_AFTER_SECONDS = 120.0
@@ -57,10 +55,14 @@ def doubling_waits(first: float, largest: float) -> Iterator[float]:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How often and how long to retry; every wait and the total are bounded."""
+    """How often and how long to retry; every wait and the total are bounded.
 
-    max_tries: int = 9
-    max_seconds: float = 900.0
+    The tries and the total come from the settings (``max_retries`` + 1,
+    ``max_retry_seconds``), whose defaults live only in the settings schema.
+    """
+
+    max_tries: int
+    max_seconds: float
     initial_wait: float = 1.0
     max_wait: float = 60.0
 

@@ -1,17 +1,21 @@
-"""The state a previous run saved, read defensively: a malformed shape or value is a WARNING
-and a fresh start at ``start_date`` (records already loaded are extracted again), never a
-crash and never a silent skip."""
+"""The stream's saved state: the bookmark, read defensively and advanced per window.
+
+A malformed shape or value in the state handed in is a WARNING and a fresh start at
+``start_date`` (records already loaded are extracted again), never a crash and never a
+silent skip. (The job ledger, the other part of the stream's state, is ``jobs.ledger``.)
+"""
 
 from __future__ import annotations
 
 import datetime
-import logging
 import typing as t
 
-from tap_backstory_contacts.settings import parse_date
+from tap_backstory_contacts import logger
 from tap_backstory_contacts.windows import last_complete_day
 
-logger = logging.getLogger("tap-backstory-contacts")
+if t.TYPE_CHECKING:
+    from tap_backstory_contacts.windows import Window
+
 
 REPLICATION_KEY = "export_end_date"
 _FRESH_START = "starting at start_date (records already loaded are extracted again)"
@@ -95,6 +99,22 @@ def read_bookmark(
     # Before start_date it means the same as none (start at start_date); returning None
     # also keeps a lookback from reaching before year 1.
     return bookmark if bookmark >= start_date else None
+
+
+def advance_bookmark(state: dict[str, t.Any], window: Window) -> None:
+    """Bookmark ``window`` as extracted (all its records are out); never moves back."""
+    current = stored_bookmark(state)
+    if current is None or window.end > current:
+        state["replication_key"] = REPLICATION_KEY
+        state["replication_key_value"] = window.end.isoformat()
+
+
+def parse_date(value: str) -> datetime.date:
+    """A ``YYYY-MM-DD`` date (the form of bookmarks and ledger windows in state); raises
+    ``ValueError`` for anything else."""
+    if len(value) != 10:
+        raise ValueError(value)
+    return datetime.date.fromisoformat(value)
 
 
 def stored_bookmark(state: dict[str, t.Any]) -> datetime.date | None:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import typing as t
-import urllib.parse
 from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
 from tap_backstory_contacts import batches
+from tap_backstory_contacts.api_url import api_url_problem
 from tap_backstory_contacts.dates import DATE_FORMS, parse_setting_date
-from tap_backstory_contacts.dates import parse_date as parse_date  # its importers predate dates.py
+from tap_backstory_contacts.jobs.model import MAX_RUNNING_JOBS
 from tap_backstory_contacts.retry import RetryPolicy
-
-if t.TYPE_CHECKING:
-    from tap_backstory_contacts.windows import Window
 
 DEFAULT_API_URL = "https://api.people.ai"
 
@@ -127,11 +123,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_concurrent_jobs",
-        th.IntegerType(minimum=1, maximum=2),
+        th.IntegerType(minimum=1, maximum=MAX_RUNNING_JOBS),
         default=2,
         title="Max Concurrent Jobs",
         description="Export jobs in flight at once: with 2, the next window's job runs on the "
-        "server while the current window downloads. The API runs at most 2.",
+        f"server while the current window downloads. The API runs at most {MAX_RUNNING_JOBS}.",
     ),
     th.Property(
         "max_parallel_downloads",
@@ -190,18 +186,6 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` (a URL's hostname) is this machine: 127.0.0.0/8, ::1 or localhost."""
-    if not host:
-        return False
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Problems the JSON schema cannot express: date forms and order, URL, interval order."""
     errors = []
@@ -217,16 +201,9 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     if "start_date" in dates and "end_date" in dates and dates["end_date"] < dates["start_date"]:
         errors.append(f"end_date: {dates['end_date']} is before start_date {dates['start_date']}")
     api_url = config.get("api_url")
-    if isinstance(api_url, str):
-        parsed = urllib.parse.urlparse(api_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            errors.append(f"api_url: {api_url!r} is not an http(s) URL")
-        elif parsed.scheme == "http" and not is_loopback(parsed.hostname):
-            errors.append(
-                f"api_url: {api_url!r} is plain http to another host: client_secret and the "
-                "bearer token would cross the network unencrypted. Use https:// (plain "
-                "http is allowed only for loopback: 127.0.0.0/8, ::1, localhost)"
-            )
+    problem = api_url_problem(api_url) if isinstance(api_url, str) else None
+    if problem:
+        errors.append(problem)
     first = config.get("poll_interval_seconds")
     largest = config.get("poll_max_interval_seconds")
     if isinstance(first, int | float) and isinstance(largest, int | float) and largest < first:
@@ -300,23 +277,3 @@ class Settings:
                 max_seconds=float(config["max_retry_seconds"]),
             ),
         )
-
-    def job_params(self, window: Window) -> dict[str, t.Any]:
-        """The job creation body for ``window``.
-
-        All three booleans are always sent: the API documents no defaults for them.
-        ``country`` and ``state`` are sent only when set.
-        """
-        params: dict[str, t.Any] = {
-            "start_date": window.start.isoformat(),
-            "end_date": window.end.isoformat(),
-            "include_historical": self.include_historical,
-            "include_existing": self.include_existing,
-            "is_sourced_by_people_ai": self.is_sourced_by_people_ai,
-            "output_format": self.output_format,
-        }
-        if self.country:
-            params["country"] = self.country
-        if self.state:
-            params["state"] = self.state
-        return params

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import re
 import shutil
@@ -17,11 +16,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, logger
 
 PREFIX = "tap-backstory-contacts-spool-"
 _NAME = re.compile(re.escape(PREFIX) + r"(\d+)-")
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 class Spool:

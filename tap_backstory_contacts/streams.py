@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import logging
 import typing as t
 from importlib import resources
 
@@ -20,18 +21,20 @@ from tap_backstory_contacts.batches import BatchFiles, can_write, enabled, witho
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.export import ContactsExport
-from tap_backstory_contacts.ledger import Ledger
-from tap_backstory_contacts.output import flush_pending_records
+from tap_backstory_contacts.jobs.keeper import JobKeeper
 from tap_backstory_contacts.records import RecordShaper
-from tap_backstory_contacts.saved_state import REPLICATION_KEY, read_bookmark, stored_bookmark
+from tap_backstory_contacts.saved_state import REPLICATION_KEY, advance_bookmark, read_bookmark
 from tap_backstory_contacts.settings import Settings
 from tap_backstory_contacts.windows import Window, last_complete_day, split, sync_range
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_backstory_contacts.shutdown import Shutdown
 
 
 class EnrichedContactsStream(Stream):
@@ -67,54 +70,47 @@ class EnrichedContactsStream(Stream):
             )
             self.forced_replication_method = REPLICATION_INCREMENTAL
 
+    def __init__(self, tap: Tap, *, shutdown: Shutdown, flush: Callable[[], None]) -> None:
+        """The stream of ``tap``: ``shutdown`` stops its downloads on a signal; ``flush``
+        writes out the tap's buffered messages when a sync ends, even with an error."""
+        super().__init__(tap)
+        self._shutdown = shutdown
+        self._flush = flush
+
+    @functools.cached_property
+    def _checkpoints(self) -> Checkpoints:
+        """When state changes may go out: one per stream, whichever method runs first."""
+        batch_mode = self.get_batch_config(self.config) is not None
+        return Checkpoints(
+            self._emit_state, batch_mode=batch_mode, close_file=self._close_batch_file
+        )
+
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         """Records of every window from the bookmark (or start_date) to yesterday."""
         state = self.get_context_state(context)
-        self._checkpoints = Checkpoints(
-            self._emit_state,
-            batch_mode=self.get_batch_config(self.config) is not None,
-            close_file=self._close_batch_file,
-        )
         settings = Settings.from_config(self.config)
-        today = clock.utc_today()
-        end_date = settings.end_date
-        days = sync_range(
-            start_date=settings.start_date,
-            end_date=end_date,
-            bookmark=read_bookmark(state, start_date=settings.start_date, today=today),
-            lookback_days=settings.lookback_days,
-            today=today,
-        )
-        if days is None:
-            last = last_complete_day(today)
-            self.logger.info(
-                "Stream '%s' is up to date: bookmark %s, nothing to extract up to %s (%s); "
-                "no export job needed.",
-                self.name,
-                state.get("replication_key_value"),
-                min(last, end_date) if end_date else last,
-                "end_date" if end_date and end_date < last else "the last complete UTC day",
-            )
-            Ledger(state, planned=[])  # no window is planned: no job is in flight
-            return
-        windows = split(days, settings.window_days)
-        self.logger.info("Extracting %s in %d window(s)", days, len(windows))
+        windows = planned_windows(state, settings, self.logger, self.name)
         client = BackstoryClient.from_settings(settings)
-        export = ContactsExport(
-            client=client,
-            settings=settings,
-            ledger=Ledger(state, planned=windows),
-            shaper=RecordShaper(self.schema),
-            checkpoints=self._checkpoints,
-            window_done=lambda window: self._advance_bookmark(state, window),
-        )
         try:
+            jobs = JobKeeper(client, settings, state, self._checkpoints)
+            jobs.plan(windows)  # forgets jobs of windows not planned (all, when up to date)
+            if not windows:
+                return
+            export = ContactsExport(
+                client=client,
+                settings=settings,
+                jobs=jobs,
+                shaper=RecordShaper(self.schema),
+                checkpoints=self._checkpoints,
+                window_done=functools.partial(advance_bookmark, state),
+                shutdown=self._shutdown,
+            )
             yield from export.records(windows)
         finally:
             client.close()
             with contextlib.suppress(OSError):
-                flush_pending_records()
+                self._flush()
 
     @override
     def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
@@ -212,12 +208,36 @@ class EnrichedContactsStream(Stream):
         first record, and any STATE message sent mid-window would skip its remaining records.
         """
 
-    def _advance_bookmark(self, state: dict[str, t.Any], window: Window) -> None:
-        current = stored_bookmark(state)
-        if current is None or window.end > current:
-            state["replication_key"] = REPLICATION_KEY
-            state["replication_key_value"] = window.end.isoformat()
-
     def _emit_state(self) -> None:
         """Send a STATE message now (the SDK's public way to flush stream state)."""
         self.finalize_state_progress_markers(self.stream_state)
+
+
+def planned_windows(
+    state: dict[str, t.Any], settings: Settings, log: logging.Logger, stream: str
+) -> list[Window]:
+    """The windows this run exports: none (logged to the stream's ``log``) when the stream
+    is up to date."""
+    today = clock.utc_today()
+    end_date = settings.end_date
+    days = sync_range(
+        start_date=settings.start_date,
+        end_date=end_date,
+        bookmark=read_bookmark(state, start_date=settings.start_date, today=today),
+        lookback_days=settings.lookback_days,
+        today=today,
+    )
+    if days is None:
+        last = last_complete_day(today)
+        log.info(
+            "Stream '%s' is up to date: bookmark %s, nothing to extract up to %s (%s); "
+            "no export job needed.",
+            stream,
+            state.get("replication_key_value"),
+            min(last, end_date) if end_date else last,
+            "end_date" if end_date and end_date < last else "the last complete UTC day",
+        )
+        return []
+    windows = split(days, settings.window_days)
+    log.info("Extracting %s in %d window(s)", days, len(windows))
+    return windows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import typing as t
 from pathlib import PurePath
@@ -19,14 +18,14 @@ from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_backstory_contacts import batches, redaction
+from tap_backstory_contacts import PLUGIN_NAME, batches, redaction
 from tap_backstory_contacts.connection import check_connection
-from tap_backstory_contacts.environment import env_config
+from tap_backstory_contacts.environment import env_config, load_dotenv_file
 from tap_backstory_contacts.errors import TapBackstoryError
-from tap_backstory_contacts.fragments import stop_all_downloads
 from tap_backstory_contacts.output import StateFlushingWriter
 from tap_backstory_contacts.saved_state import readable_state
 from tap_backstory_contacts.settings import CONFIG_SCHEMA, semantic_errors
+from tap_backstory_contacts.shutdown import Shutdown
 from tap_backstory_contacts.streams import EnrichedContactsStream
 
 if t.TYPE_CHECKING:
@@ -53,7 +52,7 @@ TEST_HELP = (
 class TapBackstoryContacts(Tap):
     """Singer tap for Backstory Enriched Contacts, through the bulk export API."""
 
-    name = "tap-backstory-contacts"
+    name = PLUGIN_NAME
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = StateFlushingWriter
     # The SDK's list minus activate-version: the stream runs INCREMENTAL only and never
@@ -73,18 +72,18 @@ class TapBackstoryContacts(Tap):
         """The SDK's tap, given only the parts of ``state`` it can load (see saved_state)."""
         if not isinstance(state, str | PurePath):
             state = readable_state(state)
+        # Set before the SDK's constructor, which installs the signal handlers.
+        self.shutdown = Shutdown()
         super().__init__(state=state, **kwargs)
 
     @override
     @property
     def _env_var_config(self) -> dict[str, t.Any]:
-        """Settings from TAP_BACKSTORY_CONTACTS_* variables, typed as the schema says."""
+        """Settings from TAP_BACKSTORY_CONTACTS_* variables, typed as the schema says; a
+        ``.env`` file fills in only what the environment does not set."""
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        # The SDK's own reading loads a .env file into the environment, as documented for
-        # SDK taps; its typing of the values is replaced (it crashes on a bad integer).
-        with contextlib.suppress(ValueError):
-            _ = super()._env_var_config
+        load_dotenv_file()
         return env_config(schema, self._env_var_prefix)
 
     @override
@@ -95,16 +94,9 @@ class TapBackstoryContacts(Tap):
         path and rule instead. Secrets that turn up anywhere else (say, a secret pasted
         into another setting) are redacted as whole occurrences.
         """
-        for name in SECRET_SETTINGS:
-            if self._config.get(name) is not None:
-                redaction.register(self._config[name], name)
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        validator = JSONSchemaValidator(schema)  # also fills in defaults, as the SDK's
-        errors = [_describe(error) for error in validator.iter_errors(self._config)]
-        errors += semantic_errors(self._config)
-        errors += batches.config_errors(self._config.get("batch_config"))
-        errors = [redaction.redact(error) for error in errors]
+        errors = _config_errors(self._config, schema)
         if errors and raise_errors:
             self._raise_config_errors(errors)
         return errors
@@ -119,7 +111,7 @@ class TapBackstoryContacts(Tap):
         """On SIGTERM/SIGINT: stop downloads at once (no thread may keep the process alive),
         let the SDK write the state, and exit with 128 + the signal number: a run cut short
         is not a success for the scheduler."""
-        stop_all_downloads()
+        self.shutdown.stop()
         try:
             super()._handle_termination(signum, frame)
         except SystemExit:
@@ -137,7 +129,12 @@ class TapBackstoryContacts(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        return [EnrichedContactsStream(self)]
+        return [EnrichedContactsStream(self, shutdown=self.shutdown, flush=self.flush_output)]
+
+    def flush_output(self) -> None:
+        """Write out the Singer messages the tap's writer still holds."""
+        if isinstance(self.message_writer, StateFlushingWriter):
+            self.message_writer.flush()
 
     @override
     @classmethod
@@ -215,6 +212,18 @@ def _report_unexpected(logger: logging.Logger, exc: Exception, what: str) -> Non
         LOG_LEVEL_HINT,
     )
     logger.debug("Traceback of the error above", exc_info=exc)
+
+
+def _config_errors(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """Every schema and semantic problem of ``config``, secrets redacted; fills in defaults."""
+    for name in SECRET_SETTINGS:
+        if config.get(name) is not None:
+            redaction.register(config[name], name)
+    validator = JSONSchemaValidator(schema)  # also fills in defaults, as the SDK's
+    errors = [_describe(error) for error in validator.iter_errors(config)]
+    errors += semantic_errors(config)
+    errors += batches.config_errors(config.get("batch_config"))
+    return [redaction.redact(error) for error in errors]
 
 
 class _SchemaError(t.Protocol):

@@ -7,10 +7,18 @@ import typing as t
 import pytest
 
 from fake_backstory import FakeBackstory, FakeConfig
-from tap_backstory_contacts import clock
+from tap_backstory_contacts import clock, redaction
 
 START = "2026-01-01"
 END = "2026-01-10"
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> t.Iterator[None]:
+    """Secrets are redacted for the life of a process: one a test configures (say "secret")
+    must not redact words in the messages of the tests after it."""
+    yield
+    redaction.forget()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""start_date/end_date forms (Meltano's date_iso8601 values), and the replication methods the
-tap honours: INCREMENTAL only, with a FULL_TABLE request warned about and run incrementally."""
+"""start_date/end_date forms (dates, ISO 8601 date-times, relative days), and the replication
+methods the tap honours: INCREMENTAL only, a FULL_TABLE request warned about and run
+incrementally."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from fake_backstory import FakeBackstory
-from tap_backstory_contacts.settings import parse_date, parse_setting_date, semantic_errors
+from tap_backstory_contacts.saved_state import parse_date
+from tap_backstory_contacts.settings import parse_setting_date, semantic_errors
 from tests.conftest import make_config
 from tests.singer_run import bookmark_state, run_cli, sync
 

@@ -20,8 +20,8 @@ from tap_backstory_contacts.errors import (
 )
 from tap_backstory_contacts.fragment_reader import FragmentReader
 from tap_backstory_contacts.fragments import Fragment
-from tap_backstory_contacts.jobs import ExportJob, JobState
-from tap_backstory_contacts.planner import WindowPlan
+from tap_backstory_contacts.jobs.model import ExportJob, JobState
+from tap_backstory_contacts.jobs.planner import WindowPlan
 from tap_backstory_contacts.progress import Progress
 from tap_backstory_contacts.records import RecordShaper
 from tap_backstory_contacts.windows import Window, split

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from fake_backstory import FakeBackstory
-from tests.test_fake_backstory import WINDOW, authed_session, data, run_job
+from tests.fake_client import WINDOW, authed_session, data, run_job
 
 JOB = {**WINDOW, "output_format": "JSON"}
 

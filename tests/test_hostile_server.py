@@ -20,7 +20,7 @@ from fake_backstory import FakeBackstory, FakeConfig
 from tap_backstory_contacts import client as client_module
 from tap_backstory_contacts import clock, limits, spool
 from tap_backstory_contacts.errors import TapBackstoryError
-from tap_backstory_contacts.jobs import fingerprint
+from tap_backstory_contacts.jobs.model import fingerprint, job_params
 from tap_backstory_contacts.settings import Settings
 from tap_backstory_contacts.tap import TapBackstoryContacts
 from tap_backstory_contacts.windows import Window
@@ -156,7 +156,7 @@ def test_a_ledger_entry_claiming_more_fragments_than_the_job_has_is_not_trusted(
         "job_id": job_id,
         "start_date": "2026-01-01",
         "end_date": "2026-01-05",
-        "fingerprint": fingerprint(settings.job_params(window)),
+        "fingerprint": fingerprint(job_params(settings, window)),
         "fragments_emitted": 1_000_000,
     }
     state = {"bookmarks": {"enriched_contacts": {"jobs": [entry]}}}

@@ -1,16 +1,20 @@
-"""Each setting's description has one source, the settings schema (`--about`): meltano.yml's
-extractor settings, .env.example and the Hub definition are generated from it and must not drift."""
+"""Every derived file has one source and `make generate` (scripts/plugin_files.py) writes it: the
+Hub definition, meltano.yml's extractor block, .env.example and the README's settings table from
+the tap's `--about`; docs/performance.md's results table from benchmarks/results.json."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 
 import pytest
 import yaml
 
+from benchmarks import results
 from scripts import plugin_files
 from tests.singer_run import run_cli
 
@@ -33,29 +37,102 @@ def extractor() -> dict[str, t.Any]:
 
 
 def test_generated_files_are_up_to_date() -> None:
-    """`python scripts/plugin_files.py --check` passes: nothing was edited by hand."""
-    for path, text in plugin_files.generated().items():
-        assert path.read_text() == text, f"{path.name} drifted: run scripts/plugin_files.py"
+    """`make generate` would change nothing: no derived file was edited by hand or left stale."""
+    files = plugin_files.generated()
+    assert {path.relative_to(ROOT).as_posix() for path in files} == {
+        "hub/tap-backstory-contacts.yml",
+        "meltano.yml",
+        ".env.example",
+        "README.md",
+        "docs/performance.md",
+    }
+    for path, text in files.items():
+        assert path.read_text() == text, f"{path.name} is stale: run `make generate`"
     assert plugin_files.main(["--check"]) == 0
 
 
-def test_check_names_a_drifted_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    edited = tmp_path / ".env.example"
-    edited.write_text((ROOT / ".env.example").read_text().replace("Never logged.", "Logged.", 1))
-    monkeypatch.setattr(plugin_files, "ENV_FILE", edited)
+#: One generated line in each derived file, and an edit of it.
+EDITS = {
+    "HUB_FILE": ("Never logged.", "Logged."),
+    "MELTANO_FILE": ("- structured-logging", "- structured-logs"),
+    "ENV_FILE": ("Never logged.", "Logged."),
+    "README_FILE": ("| api_url | False |", "| api_url | True |"),
+    "PERFORMANCE_FILE": ("| 8,459 |", "| 9,999 |"),
+}
+
+
+@pytest.fixture
+def copies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Path]:
+    """The generator pointed at copies of the derived files under ``tmp_path``."""
     monkeypatch.setattr(plugin_files, "ROOT", tmp_path)
+    paths = {}
+    for name in EDITS:
+        real: Path = getattr(plugin_files, name)
+        copy = tmp_path / real.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(real.read_text())
+        monkeypatch.setattr(plugin_files, name, copy)
+        paths[name] = copy
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
-    monkeypatch.setattr(plugin_files, "HUB_FILE", tmp_path / "hub.yml")
-    monkeypatch.setattr(plugin_files, "MELTANO_FILE", tmp_path / "meltano.yml")
-    (tmp_path / "hub.yml").write_text(plugin_files.hub_text())
-    (tmp_path / "meltano.yml").write_text((ROOT / "meltano.yml").read_text())
+    return paths
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_check_names_a_stale_file_and_generate_rewrites_it(
+    copies: dict[str, Path], name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = copies[name]
+    original = path.read_text()
+    old, new = EDITS[name]
+    assert old in original
+    path.write_text(original.replace(old, new, 1))
     assert plugin_files.main(["--check"]) == 1
-    assert "Out of date: .env.example" in capsys.readouterr().err
-    assert "Logged." in edited.read_text()
+    stale = path.relative_to(plugin_files.ROOT).as_posix()
+    assert f"Out of date: {stale}; run `make generate`" in capsys.readouterr().err
+    assert new in path.read_text()
     assert plugin_files.main([]) == 0
-    assert edited.read_text() == (ROOT / ".env.example").read_text()
+    assert path.read_text() == original
+    assert plugin_files.main(["--check"]) == 0
+
+
+def test_text_outside_the_markers_is_kept(copies: dict[str, Path]) -> None:
+    readme = copies["README_FILE"]
+    readme.write_text(readme.read_text().replace("## Install", "## Installing", 1))
+    assert plugin_files.main(["--check"]) == 0
+    assert "## Installing" in readme.read_text()
+
+
+def test_the_documented_command_runs_as_a_script() -> None:
+    """`.venv/bin/python scripts/plugin_files.py` (what `make generate` runs) works from any
+    directory; run by a Python without the project's packages, it says what to run instead."""
+    command = [sys.executable, str(ROOT / "scripts" / "plugin_files.py"), "--check"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT / "docs", check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    bare = subprocess.run(
+        [sys.executable, "-S", command[1]], capture_output=True, text=True, check=False
+    )
+    assert bare.returncode == 1
+    assert "run `make generate`" in bare.stderr
+    assert "Traceback" not in bare.stderr
+
+
+def test_the_benchmark_table_is_in_one_place() -> None:
+    machine, rows = results.load()
+    table = results.table(machine, rows)
+    assert len(rows) >= 10
+    pages = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("benchmarks/*.md")]
+    holding = [page.name for page in pages if results.HEADER in page.read_text()]
+    assert holding == ["performance.md"]
+    assert table in (ROOT / "docs" / "performance.md").read_text()
+
+
+def test_results_round_trip_through_results_json(tmp_path: Path) -> None:
+    machine, rows = results.load()
+    results.save(machine, rows, tmp_path / "results.json")
+    assert results.load(tmp_path / "results.json") == (machine, rows)
+    first = rows[0]
+    line = results.table(machine, [first]).splitlines()[-1]
+    assert line.startswith(f"| {first['case']} | {first['variant']} | {first['records']:,} |")
 
 
 def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:
@@ -69,18 +146,25 @@ def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:
     assert hub["capabilities"] == about["capabilities"]
     schema = about["settings"]
     assert hub["settings_group_validation"] == [sorted(schema["required"])]
-    assert [s["name"] for s in hub["settings"] if "." not in s["name"]] == list(
-        schema["properties"]
-    )
+    props = dict(plugin_files.declared(schema["properties"]))
+    assert [s["name"] for s in hub["settings"]] == list(props)
+    assert list(schema["properties"]) == [name for name in props if "." not in name]
     for setting in hub["settings"]:
-        prop = schema
-        for part in setting["name"].split("."):  # batch_config.storage.root: a part
-            prop = prop["properties"][part]
-        assert setting["description"] == " ".join(prop["description"].split())
-        assert setting["label"] == prop["title"]
-        assert setting.get("sensitive", False) == prop.get("secret", False)
-        assert setting["kind"] == plugin_files.setting_kind(prop)
-        assert [o["value"] for o in setting.get("options", [])] == prop.get("enum", [])
+        prop = props[setting["name"]]
+        expected = {
+            "description": " ".join(prop["description"].split()),
+            "label": prop["title"],
+            "sensitive": prop.get("secret", False),
+            "kind": plugin_files.setting_kind(prop),
+            "options": prop.get("enum", []),
+            **plugin_files.SETTING_OVERRIDES.get(setting["name"], {}),
+        }
+        actual = {
+            **setting,
+            "sensitive": setting.get("sensitive", False),
+            "options": [o["value"] for o in setting.get("options", [])],
+        }
+        assert {key: actual.get(key) for key in expected} == expected, setting["name"]
     kinds = {s["name"]: s["kind"] for s in hub["settings"]}
     # Dates are strings the tap parses: Meltano's date_iso8601 would rewrite typos.
     assert (kinds["start_date"], kinds["output_format"], kinds["batch_config"]) == (
@@ -88,10 +172,22 @@ def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:
         "options",
         "object",
     )
-    parts = {s["name"]: s.get("value") for s in hub["settings"] if "." in s["name"]}
-    assert parts == plugin_files.PART_DEFAULTS
-    assert kinds["batch_config.storage.root"] == "string"
-    assert kinds["batch_config.batch_size"] == "integer"
+    parts = {s["name"]: s for s in hub["settings"] if s["name"].startswith("batch_config.")}
+    assert list(parts) == [
+        "batch_config.enabled",
+        "batch_config.encoding.format",
+        "batch_config.encoding.compression",
+        "batch_config.storage.root",
+        "batch_config.storage.prefix",
+        "batch_config.batch_size",
+    ], "batch_config is declared part by part, so each part has its own variable"
+    assert {name: part.get("value") for name, part in parts.items()} == (plugin_files.PART_DEFAULTS)
+    assert [o["value"] for o in parts["batch_config.encoding.format"]["options"]] == [
+        "jsonl",
+        "parquet",
+    ]
+    assert parts["batch_config.storage.root"]["kind"] == "string"
+    assert parts["batch_config.batch_size"]["kind"] == "integer"
     assert hub["commands"]["test"]["args"] == "--config=ENV --test"
     assert hub["repo"].startswith("https://")
 
@@ -103,12 +199,12 @@ def test_meltano_yml_extractor_matches_about(about: dict[str, t.Any]) -> None:
     assert plugin["commands"] == hub["commands"]
     own = {
         name: prop
-        for name, prop in about["settings"]["properties"].items()
+        for name, prop in plugin_files.declared(about["settings"]["properties"])
         if not name.startswith(plugin_files.CAPABILITY_SETTINGS)
     }
-    assert [s["name"] for s in plugin["settings"] if "." not in s["name"]] == list(own)
-    hub_own = [s for s in hub["settings"] if s["name"].split(".")[0] in own]
-    assert plugin["settings"] == hub_own
+    assert [s["name"] for s in plugin["settings"]] == list(own)
+    by_name = {s["name"]: s for s in hub["settings"]}
+    assert plugin["settings"] == [by_name[name] for name in own]
 
 
 def test_env_example_has_every_tap_setting_with_its_description(about: dict[str, t.Any]) -> None:

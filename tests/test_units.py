@@ -9,9 +9,9 @@ import typing as t
 
 import pytest
 
-from tap_backstory_contacts.fragments import _reported_empty
-from tap_backstory_contacts.jobs import ExportJob, JobState
-from tap_backstory_contacts.ledger import Ledger
+from tap_backstory_contacts.fragments import reported_empty
+from tap_backstory_contacts.jobs.ledger import Ledger
+from tap_backstory_contacts.jobs.model import ExportJob, JobState
 from tap_backstory_contacts.retry import parse_retry_after
 from tap_backstory_contacts.windows import Window
 
@@ -67,7 +67,7 @@ def test_export_counts_as_empty_only_when_the_status_says_so(
     fragments: int | None, size: int | None, empty: bool
 ) -> None:
     job = ExportJob("j", Window(D(2026, 1, 1), D(2026, 1, 1)), JobState.COMPLETED, fragments, size)
-    assert _reported_empty(job) is empty
+    assert reported_empty(job) is empty
 
 
 @pytest.mark.parametrize(

@@ -2,19 +2,19 @@
 
 A run killed while a job is queued, running or downloading finds the job here next time,
 re-attaches to it instead of creating another, and skips fragments already emitted.
+Only ``jobs.keeper.JobKeeper`` changes it.
 """
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from dataclasses import dataclass
 
-from tap_backstory_contacts.settings import parse_date
+from tap_backstory_contacts import logger
+from tap_backstory_contacts.saved_state import parse_date
 from tap_backstory_contacts.windows import Window
 
 LEDGER_KEY = "jobs"
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 @dataclass(slots=True)
@@ -50,9 +50,8 @@ class Ledger:
     and changes cost the same however many entries a state holds.
     """
 
-    def __init__(self, state: dict[str, t.Any], planned: t.Iterable[Window] | None = None) -> None:
-        """Read the ledger; with ``planned``, drop entries for windows this run does not plan
-        (logged as one line, however many)."""
+    def __init__(self, state: dict[str, t.Any]) -> None:
+        """Read the ledger from ``state``, which keeps only the entries it could read."""
         raw = state.get(LEDGER_KEY)
         self._state = state
         self._by_window: dict[Window, LedgerEntry] = {}
@@ -72,8 +71,6 @@ class Ledger:
                 "y" if unreadable == 1 else "ies",
                 "their windows get new export jobs",
             )
-        if planned is not None:
-            self._forget_unplanned(set(planned))
         self._save()
 
     @property
@@ -106,8 +103,10 @@ class Ledger:
             del self._by_window[window]
         self._save()
 
-    def _forget_unplanned(self, planned: set[Window]) -> None:
-        stale = [window for window in self._by_window if window not in planned]
+    def keep_only(self, planned: t.Iterable[Window]) -> None:
+        """Drop the entries for windows this run does not plan (logged as one line)."""
+        wanted = set(planned)
+        stale = [window for window in self._by_window if window not in wanted]
         for window in stale:
             del self._by_window[window]
         if stale:
@@ -119,6 +118,7 @@ class Ledger:
                 shown,
                 ", …" if len(stale) > 3 else "",
             )
+        self._save()
 
     def _save(self) -> None:
         self._state[LEDGER_KEY] = [entry.as_dict() for entry in self._by_window.values()]

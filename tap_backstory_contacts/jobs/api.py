@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import typing as t
 
-from tap_backstory_contacts import clock
+import requests
+import urllib3.exceptions
+
+from tap_backstory_contacts import clock, logger
 from tap_backstory_contacts.errors import (
     ApiError,
     ExportJobError,
+    JobCreationUnknownError,
     JobEndedError,
     JobLimitError,
+    JobMismatchError,
     WindowTooLargeError,
 )
-from tap_backstory_contacts.jobs import JOBS_PATH, ExportJob, JobState, job_from_body
+from tap_backstory_contacts.jobs.model import (
+    JOBS_PATH,
+    MAX_QUEUED_JOBS,
+    MAX_RUNNING_JOBS,
+    ExportJob,
+    JobState,
+    job_from_body,
+)
 from tap_backstory_contacts.retry import (
     TransientError,
     doubling_waits,
@@ -27,12 +38,14 @@ if t.TYPE_CHECKING:
     from tap_backstory_contacts.windows import Window
 
 HEARTBEAT_SECONDS = 60.0
-# The API's answers when 2 jobs already run or 10 are queued are undocumented; both seen
+# The API's answers when its job limits are reached are undocumented; both seen
 # forms mean "wait for a slot", not "give up".
 LIMIT_STATUSES = frozenset({409, 429})
+# Answers after which the API may have created the job all the same: its own error (500), a
+# gateway's that gave up waiting for it (502, 504). 503 and 429 say the request was refused.
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 # A 400 whose message is about the date range (the API caps a job at 14 days or 1 year).
 RANGE_REFUSAL = re.compile(r"range|too (large|long|many)|at most \d+ days|exceed", re.IGNORECASE)
-logger = logging.getLogger("tap-backstory-contacts")
 
 
 def create_job(
@@ -45,17 +58,26 @@ def create_job(
 ) -> ExportJob:
     """POST a new export job for ``window``; wait (within the job timeout) while the API's
     job limits refuse it, or raise ``JobLimitError`` at once unless ``wait_for_slot``;
-    raise ``WindowTooLargeError`` if its date range is refused."""
+    raise ``WindowTooLargeError`` if its date range is refused.
+
+    The POST is not idempotent: an answer lost after the request reached the API (see
+    ``_answer_lost``) raises ``JobCreationUnknownError`` instead of creating another job.
+    """
     what = f"Creating the export job for window {window}"
     started = clock.monotonic()
     waits = doubling_waits(poll.first_wait, poll.max_wait)
     while True:
         try:
             body = client.post_json(
-                JOBS_PATH, params, what=what, giveup=lambda exc: exc.status in LIMIT_STATUSES
+                JOBS_PATH,
+                params,
+                what=what,
+                giveup=lambda exc: exc.status in LIMIT_STATUSES or _answer_lost(exc),
             )
             break
         except (ApiError, TransientError) as exc:
+            if isinstance(exc, TransientError) and _answer_lost(exc):
+                raise _creation_unknown(window, exc) from exc
             status, message, retry_after = _refusal(exc)
             if status == 400 and RANGE_REFUSAL.search(message):
                 raise WindowTooLargeError(str(exc)) from exc
@@ -69,9 +91,10 @@ def create_job(
             if waited + delay > poll.timeout:
                 raise ExportJobError(
                     f"{what}: the API still refused it after {waited:.0f}s ({message}); "
-                    f"job_timeout_seconds is {poll.timeout:g}. An org runs at most 2 export "
-                    "jobs and queues 10: other jobs on this org may hold the slots; try again "
-                    "later or raise job_timeout_seconds."
+                    f"job_timeout_seconds is {poll.timeout:g}. An org runs at most "
+                    f"{MAX_RUNNING_JOBS} export jobs and queues {MAX_QUEUED_JOBS}: other jobs "
+                    "on this org may hold the slots; try again later or raise "
+                    "job_timeout_seconds."
                 ) from exc
             logger.info(
                 "%s: the API is at its job limit (%s); trying again in %.1fs", what, message, delay
@@ -80,6 +103,31 @@ def create_job(
     job = job_from_body(body, window, what=f"creating the export job for window {window}")
     logger.info("Created %s, state %s", job.describe(), job.state)
     return job
+
+
+def _answer_lost(exc: TransientError) -> bool:
+    """Whether the request may have reached the API (unlike a refused connection or a
+    connect timeout) and may have been served, though no usable answer came back."""
+    if exc.status is not None:
+        return exc.status in AMBIGUOUS_STATUSES
+    cause = exc.__cause__
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    reason = getattr(cause.args[0], "reason", None) if cause and cause.args else None
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _creation_unknown(window: Window, exc: TransientError) -> JobCreationUnknownError:
+    return JobCreationUnknownError(
+        f"Creating the export job for window {window}: the answer was lost ({exc.reason}), "
+        "so the API may or may not have created the job. The tap does not create another "
+        "blindly: the API has no call to find or cancel a contacts export job, so a second "
+        "job would run beside one nobody reads. If a job was created, it holds one of the "
+        f"org's {MAX_RUNNING_JOBS} running / {MAX_QUEUED_JOBS} queued job slots until it "
+        "finishes. Run again: earlier windows stay bookmarked and the next run starts at "
+        "this window (if the API reports its job limits, it waits for a free slot). If this "
+        "keeps happening, check the network path to api_url (a proxy or gateway timing out)."
+    )
 
 
 def _refusal(exc: ApiError | TransientError) -> tuple[int | None, str, float | None]:
@@ -92,7 +140,16 @@ def _refusal(exc: ApiError | TransientError) -> tuple[int | None, str, float | N
 def fetch_status(client: BackstoryClient, job: ExportJob) -> ExportJob:
     """GET the job's current status."""
     body = client.get_json(job.path, what=f"Polling the status of {job.describe()}")
-    return job_from_body(body, job.window, what=f"polling {job.describe()}", job_id=job.job_id)
+    status = job_from_body(body, job.window, what=f"polling {job.describe()}", job_id=job.job_id)
+    if status.job_id != job.job_id:
+        raise JobMismatchError(
+            f"Polling the status of {job.describe()}: the API answered about export job "
+            f"{status.job_id} instead. Not trusting that answer (following it would read "
+            f"another job's files as window {job.window}). Run again later; if it persists, "
+            f"a proxy or cache may be mixing up answers: contact Backstory support with both "
+            "job ids."
+        )
+    return status
 
 
 def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSettings) -> ExportJob:
@@ -109,8 +166,9 @@ def wait_until_complete(client: BackstoryClient, job: ExportJob, poll: PollSetti
         if elapsed >= poll.timeout:
             raise ExportJobError(
                 f"{job.describe()} was still {job.state} after {elapsed:.0f}s; "
-                f"job_timeout_seconds is {poll.timeout:g}. The API runs at most 2 jobs at once "
-                "and queues 10; raise job_timeout_seconds or try again later."
+                f"job_timeout_seconds is {poll.timeout:g}. The API runs at most "
+                f"{MAX_RUNNING_JOBS} jobs at once and queues {MAX_QUEUED_JOBS}; raise "
+                "job_timeout_seconds or try again later."
             )
         clock.sleep(min(wait, poll.timeout - elapsed))
         wait = next(waits)

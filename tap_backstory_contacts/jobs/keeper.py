@@ -1,48 +1,57 @@
-"""Each window's export job: re-attached from the ledger, or created; replaced if it fails.
+"""The one owner of export jobs: it creates, re-attaches to, replaces and forgets them, and is
+the only writer of the job ledger.
 
-A job whose files are gone (404/410) is replaced too, and a ledger entry that does not fit
-its job is not trusted.
+Each window's job is re-attached from the ledger when still usable, or created; a job that
+ends Failed or Canceled, or whose files are gone (404/410), is replaced, and a ledger entry
+that does not fit its job is not trusted.
 """
 
 from __future__ import annotations
 
-import logging
 import typing as t
 
+from tap_backstory_contacts import logger
 from tap_backstory_contacts.errors import ApiError, ExportJobError, JobEndedError
-from tap_backstory_contacts.job_api import create_job, fetch_status, wait_until_complete
-from tap_backstory_contacts.jobs import ExportJob, JobState, fingerprint
+from tap_backstory_contacts.jobs.api import create_job, fetch_status, wait_until_complete
+from tap_backstory_contacts.jobs.ledger import Ledger
+from tap_backstory_contacts.jobs.model import (
+    GONE_STATUSES,
+    ExportJob,
+    JobState,
+    fingerprint,
+    job_params,
+)
 
 if t.TYPE_CHECKING:
     from tap_backstory_contacts.checkpoints import Checkpoints
     from tap_backstory_contacts.client import BackstoryClient
-    from tap_backstory_contacts.ledger import Ledger
     from tap_backstory_contacts.settings import Settings
     from tap_backstory_contacts.windows import Window
 
-# A job id the API no longer knows: files are kept 10 days, then the job is gone.
-GONE_STATUSES = (404, 410)
-logger = logging.getLogger("tap-backstory-contacts")
 
-
-class JobSource:
-    """Starts, re-attaches to and waits for export jobs, keeping the ledger in step."""
+class JobKeeper:
+    """Export jobs of one sync, kept in step with the ledger in the stream's ``state``."""
 
     def __init__(
         self,
         client: BackstoryClient,
         settings: Settings,
-        ledger: Ledger,
+        state: dict[str, t.Any],
         checkpoints: Checkpoints,
     ) -> None:
         self._client = client
         self._settings = settings
-        self._ledger = ledger
+        self._ledger = Ledger(state)
         self._checkpoints = checkpoints
+        self._replaced_gone: set[Window] = set()
+
+    def plan(self, windows: list[Window]) -> None:
+        """Forget the jobs recorded for windows this run does not export."""
+        self._ledger.keep_only(windows)
 
     def start(self, window: Window, *, wait_for_slot: bool = True) -> ExportJob:
         """Re-attach to the job recorded for ``window`` if still usable, else create one."""
-        params = self._settings.job_params(window)
+        params = job_params(self._settings, window)
         digest = fingerprint(params)
         entry = self._ledger.find(window)
         if entry is not None:
@@ -57,7 +66,7 @@ class JobSource:
             self._client, window, params, self._settings.poll, wait_for_slot=wait_for_slot
         )
         self._ledger.add(job.job_id, window, digest)
-        self._checkpoints.now()
+        self._checkpoints.job_recorded()
         return job
 
     def completed(self, job: ExportJob) -> tuple[ExportJob, int]:
@@ -71,7 +80,7 @@ class JobSource:
             except JobEndedError as exc:
                 ended.append(exc)
                 self._ledger.drop(job.job_id)
-                self._give_up_after(ended, job.window)
+                _give_up_after(ended, job.window, self._settings.job_retries)
                 logger.warning(
                     "%s; creating a new job for the window (retry %d of %d)",
                     exc,
@@ -86,14 +95,33 @@ class JobSource:
             self._ledger.drop(job.job_id)
             job = self.start(job.window)
 
-    def replace_gone(self, job: ExportJob, status: int) -> ExportJob:
-        """A new job for the window of ``job``, whose files the API no longer has."""
+    def replacement_for(self, job: ExportJob, error: ApiError, *, records: int) -> ExportJob:
+        """A new job for the window of ``job``, whose download failed with ``error``.
+
+        Only a job whose files are gone (404/410) before any of its window's ``records``
+        was emitted is replaced, once; otherwise its ledger entry is dropped (when gone, so
+        that the next run does not re-attach to it) and ``error`` is raised.
+        """
+        if error.status not in GONE_STATUSES:
+            raise error
+        self._ledger.drop(job.job_id)
+        if records or job.window in self._replaced_gone:
+            raise error
+        self._replaced_gone.add(job.window)
         logger.warning(
             "The files of %s are gone (HTTP %d); creating a new job for its window",
             job.describe(),
-            status,
+            error.status,
         )
         return self.start(job.window)
+
+    def fragments_emitted(self, job: ExportJob, count: int) -> None:
+        """Record that the first ``count`` fragments of ``job`` are out in full."""
+        self._ledger.fragments_emitted(job.job_id, count)
+
+    def forget(self, job: ExportJob) -> None:
+        """Forget ``job``: its window is bookmarked."""
+        self._ledger.drop(job.job_id)
 
     def _fragments_emitted(self, job: ExportJob) -> int | None:
         """Fragments of ``job`` already emitted per the ledger; None if the entry cannot
@@ -114,17 +142,6 @@ class JobSource:
         )
         return None
 
-    def _give_up_after(self, ended: list[JobEndedError], window: Window) -> None:
-        retries = self._settings.job_retries
-        if len(ended) > retries:
-            history = "; ".join(str(e) for e in ended)
-            raise ExportJobError(
-                f"No export job for window {window} completed after {len(ended)} tries "
-                f"(job_retries is {retries}): {history}. Backstory gives no reason for failed "
-                "jobs; try again later, raise job_retries, or contact Backstory support with "
-                "the job ids."
-            ) from ended[-1]
-
     def _reusable(self, job: ExportJob, recorded: str, digest: str) -> tuple[ExportJob | None, str]:
         """The recorded job's current status if it can still serve, else why not."""
         if recorded != digest:
@@ -142,3 +159,15 @@ class JobSource:
         if status.state in (JobState.FAILED, JobState.CANCELED):
             return None, f"it ended {status.state}"
         return status, ""
+
+
+def _give_up_after(ended: list[JobEndedError], window: Window, retries: int) -> None:
+    """Raise once the window's jobs ended more often than ``job_retries`` allows."""
+    if len(ended) > retries:
+        history = "; ".join(str(e) for e in ended)
+        raise ExportJobError(
+            f"No export job for window {window} completed after {len(ended)} tries "
+            f"(job_retries is {retries}): {history}. Backstory gives no reason for failed "
+            "jobs; try again later, raise job_retries, or contact Backstory support with "
+            "the job ids."
+        ) from ended[-1]

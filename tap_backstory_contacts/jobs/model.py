@@ -1,4 +1,5 @@
-"""Export jobs as the API describes them: states, ids, paths, and the job status body."""
+"""Export jobs as the API describes them: states, ids, paths, request body, status body, and
+the API's limits on jobs."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ from tap_backstory_contacts import clock
 from tap_backstory_contacts.errors import ExportJobError, TapBackstoryError
 
 if t.TYPE_CHECKING:
+    from tap_backstory_contacts.settings import Settings
     from tap_backstory_contacts.windows import Window
 
 JOBS_PATH = "/pull/v1/export/contacts/jobs"
+# The API runs at most this many export jobs of an org at once and queues this many more.
+MAX_RUNNING_JOBS = 2
+MAX_QUEUED_JOBS = 10
+# A job id the API no longer knows: files are kept 10 days, then the job is gone.
+GONE_STATUSES = (404, 410)
 # More fragments than this for one job is taken for a broken status, not a real export:
 # each fragment is one request, and the tap never builds the list of indices.
 MAX_FRAGMENTS = 100_000
@@ -62,6 +69,27 @@ def job_path(job_id: str) -> str:
     """``/pull/v1/export/contacts/jobs/<id>`` with every reserved character of the id
     encoded, so that an id such as ``../x`` or ``a?b`` stays one path segment."""
     return f"{JOBS_PATH}/{urllib.parse.quote(job_id, safe='')}"
+
+
+def job_params(settings: Settings, window: Window) -> dict[str, t.Any]:
+    """The job creation body for ``window``.
+
+    All three booleans are always sent: the API documents no defaults for them.
+    ``country`` and ``state`` are sent only when set.
+    """
+    params: dict[str, t.Any] = {
+        "start_date": window.start.isoformat(),
+        "end_date": window.end.isoformat(),
+        "include_historical": settings.include_historical,
+        "include_existing": settings.include_existing,
+        "is_sourced_by_people_ai": settings.is_sourced_by_people_ai,
+        "output_format": settings.output_format,
+    }
+    if settings.country:
+        params["country"] = settings.country
+    if settings.state:
+        params["state"] = settings.state
+    return params
 
 
 def fingerprint(params: dict[str, t.Any]) -> str:

@@ -6,25 +6,23 @@ A window the API refuses as too large is split, with every later window.
 from __future__ import annotations
 
 import collections
-import logging
 import typing as t
 
+from tap_backstory_contacts import logger
 from tap_backstory_contacts.errors import ExportJobError, JobLimitError, WindowTooLargeError
 from tap_backstory_contacts.windows import Window, split
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tap_backstory_contacts.job_source import JobSource
-    from tap_backstory_contacts.jobs import ExportJob
-
-logger = logging.getLogger("tap-backstory-contacts")
+    from tap_backstory_contacts.jobs.keeper import JobKeeper
+    from tap_backstory_contacts.jobs.model import ExportJob
 
 
 class WindowPlan:
     """Iterates ``(window, job)`` in window order, keeping ``ahead`` jobs started."""
 
-    def __init__(self, windows: list[Window], jobs: JobSource, ahead: int) -> None:
+    def __init__(self, windows: list[Window], jobs: JobKeeper, ahead: int) -> None:
         self._plan = collections.deque(windows)
         self._jobs = jobs
         self._ahead = ahead
