@@ -75,7 +75,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
     home = tmp_path_factory.mktemp("user")
     (home / "tap-backstory-contacts").symlink_to(REPO)  # "where you cloned this repository"
-    (block,) = section_blocks(REPO / "docs" / "meltano.md", "Set up a project")
+    block = section_blocks(REPO / "docs" / "meltano.md", "Set up a project")[0]
     env = clean_environment()
     env["PATH"] = f"{Path(executable).parent}{os.pathsep}{env['PATH']}"
     done = subprocess.run(
