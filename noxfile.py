@@ -2,8 +2,8 @@
 
 `make test` runs the whole suite (end to end too) in .venv on Python 3.11 and, alongside it, the
 sessions tests-3.12, tests-3.13 and sdk_latest one after the other. Sessions skip the
-end-to-end, packaging and benchmark tests, which do not depend on the interpreter and take most
-of the time.
+end-to-end, packaging, benchmark and project-convention tests, which do not depend on the
+interpreter and take most of the time.
 
     .venv/bin/nox -l          # the sessions
     .venv/bin/nox -s tests-3.13
@@ -19,10 +19,19 @@ import tomllib
 from pathlib import Path
 
 import nox
+from packaging.version import Version
 
 PYTHONS = ("3.11", "3.12", "3.13")
 ROOT = Path(__file__).resolve().parent
-SKIPPED = ("tests/e2e", "tests/test_packaging.py", "tests/test_benchmarks.py")
+SKIPPED = (
+    "tests/e2e",
+    "tests/test_packaging.py",
+    "tests/test_benchmarks.py",
+    # Runs the pre-commit hooks (mypy among them) on the checkout: once, in the main suite.
+    "tests/test_project_conventions.py",
+    # test_chaos.py: its fixed budget runs once, in .venv (its regressions run here too).
+    "tests/test_chaos.py",
+)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
@@ -63,21 +72,34 @@ def put_pyenv_interpreters_on_path() -> None:
     os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
 
 
+def runtime_requirements() -> list[str]:
+    """pyproject.toml's dependencies (each with a lower and an upper bound)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [str(requirement) for requirement in project["dependencies"]]
+
+
 def sdk_requirement() -> str:
     """The singer-sdk requirement of pyproject.toml's dependencies."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    (requirement,) = (d for d in project["dependencies"] if d.startswith("singer-sdk"))
-    return str(requirement)
+    (requirement,) = (d for d in runtime_requirements() if d.startswith("singer-sdk"))
+    return requirement
+
+
+def lower_bound(requirement: str) -> tuple[str, str]:
+    """(name with extras, lower bound) of a ``name>=x,<y`` requirement."""
+    match = re.match(r"([\w.\-\[\]]+)\s*>=\s*([\w.]+)", requirement)
+    if match is None:
+        raise ValueError(f"no lower bound in {requirement!r}")
+    return match.group(1), match.group(2)
+
+
+def lowest_pins() -> list[str]:
+    """Every dependency pinned to pyproject's lower bound: what the tests-* sessions run."""
+    return ["==".join(lower_bound(requirement)) for requirement in runtime_requirements()]
 
 
 def lowest_sdk() -> str:
-    """singer-sdk pinned to pyproject's lower bound, the version the project was tested on."""
-    requirement = sdk_requirement()
-    match = re.search(r">=\s*([\w.]+)", requirement)
-    if match is None:
-        raise ValueError(f"no lower bound in {requirement!r}")
-    name = requirement.split(">=")[0].strip()
-    return f"{name}=={match.group(1)}"
+    """singer-sdk pinned to pyproject's lower bound."""
+    return "==".join(lower_bound(sdk_requirement()))
 
 
 def run_tests(session: nox.Session) -> None:
@@ -92,26 +114,50 @@ put_pyenv_interpreters_on_path()
 
 @nox.session(python=list(PYTHONS))
 def tests(session: nox.Session) -> None:
-    """Unit and behaviour tests with singer-sdk at pyproject's lower bound."""
-    session.install("-e", ".[dev]", lowest_sdk())
+    """Unit and behaviour tests with every dependency at pyproject's lower bound."""
+    session.install("-e", ".[dev]", *lowest_pins())
     run_tests(session)
 
 
 @nox.session(python=PYTHONS[-1])
 def sdk_latest(session: nox.Session) -> None:
-    """The same tests on the newest singer-sdk pyproject allows: the stream overrides SDK
-    internals, so a new SDK release must show up here before users meet it."""
+    """The same tests on the newest release each upper bound of pyproject allows (singer-sdk
+    first: the stream overrides SDK internals, so a new SDK release must show up here before
+    users meet it)."""
     session.install("-e", ".[dev]")
-    session.install("--upgrade", sdk_requirement())
-    version = session.run(
-        "python",
-        "-c",
-        "import importlib.metadata as m; print(m.version('singer-sdk'))",
-        silent=True,
-    )
-    newest = str(version).strip()
-    if lowest_sdk().endswith(f"=={newest}"):
-        # The tests-* sessions ran exactly this singer-sdk; running them again proves nothing.
-        session.skip(f"the newest singer-sdk allowed is {newest}, the lower bound tests-* ran")
-    session.log(f"singer-sdk {newest}")
+    session.install("--upgrade", *runtime_requirements())
+    bounds = [lower_bound(requirement) for requirement in runtime_requirements()]
+    names = [name.split("[")[0] for name, _ in bounds]
+    script = "import importlib.metadata as m, sys; print(*map(m.version, sys.argv[1:]))"
+    versions = str(session.run("python", "-c", script, *names, silent=True)).split()
+    installed = [f"{name}=={version}" for name, version in zip(names, versions, strict=True)]
+    if all(Version(v) == Version(low) for v, (_, low) in zip(versions, bounds, strict=True)):
+        # The tests-* sessions ran exactly these versions; running them again proves nothing.
+        session.skip(f"the newest releases allowed are the lower bounds tests-* ran: {installed}")
+    session.log("newest allowed: " + " ".join(installed))
     run_tests(session)
+
+
+@nox.session(python=PYTHONS[0])
+def dagster(session: nox.Session) -> None:
+    """The Dagster example (examples/dagster/) end to end: two orgs' jobs through Meltano
+    (MELTANO_BIN, which `make test` sets) into PostgreSQL, configured or embedded."""
+    session.install("-e", ".[dev,dagster]")
+    basetemp = f"--basetemp={session.create_tmp()}/pytest"
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        basetemp,
+        "examples/dagster",
+        # Dagster's own deprecation and preview warnings are not this project's to fix.
+        "-W",
+        "ignore::DeprecationWarning",
+        "-W",
+        "ignore::dagster.BetaWarning",
+        "-W",
+        "ignore::dagster.PreviewWarning",
+    )

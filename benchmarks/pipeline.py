@@ -6,6 +6,8 @@ Three ways to land the same contacts from the fake API in the local PostgreSQL, 
 2. ``meltano run tap-backstory-contacts target-postgres`` with meltano.yml as in the repository
    (BATCH files, tuned loader), then the same command again at once (no new row expected);
 3. ``psql \\copy`` of the loaded rows, from a CSV file into a bare table: the limit.
+
+The server is the one PG* / TARGET_POSTGRES_* configure, or else an embedded one (local_postgres).
 """
 
 # SQL here is built from this module's own random schema names and constants only.
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,8 +25,10 @@ import typing as t
 import uuid
 from pathlib import Path
 
+import local_postgres
 from benchmarks.cases import Context, Row
 from benchmarks.harness import ROOT, FakeApi, write_config
+from local_postgres import Connection
 
 # The Meltano project (meltano.yml and its installed plugins) and meltano itself; the e2e tests
 # point these at their installed copy of the project to smoke-test this case.
@@ -33,7 +36,6 @@ PROJECT = Path(os.environ.get("BENCH_MELTANO_PROJECT", ROOT))
 MELTANO = Path(os.environ.get("MELTANO_BIN", ROOT / ".meltano-venv" / "bin" / "meltano"))
 TARGET = PROJECT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
 TAP = [sys.executable, "-m", "tap_backstory_contacts.tap"]
-DATABASE = "test"
 CASE = "pipeline into postgres"
 STREAM = "enriched_contacts"
 START = datetime.date(2025, 1, 1)
@@ -42,13 +44,17 @@ START = datetime.date(2025, 1, 1)
 def pipeline_into_postgres(context: Context) -> list[Row]:
     """Target: the shipped ``meltano run`` >= 3x faster than the untuned pipe; one row a contact."""
     missing = [str(path) for path in (MELTANO, TARGET) if not path.exists()]
-    if missing or shutil.which("psql") is None:
-        return [Row(CASE, f"skipped: run `make install` ({missing or 'psql'} missing)", 0, 0, 0)]
+    if missing:
+        return [Row(CASE, f"skipped: run `make install` ({missing} missing)", 0, 0, 0)]
+    with local_postgres.server("bench") as db:
+        return _pipeline(context, db)
+
+
+def _pipeline(context: Context, db: Connection) -> list[Row]:
     days, per_day = (5, 400) if context.quick else (80, 2000)
     records = days * per_day
     end = (START + datetime.timedelta(days=days - 1)).isoformat()
     schemas = [f"bench_{uuid.uuid4().hex[:8]}" for _ in range(3)]
-    password = os.environ.get("PGPASSWORD", "postgres")
     # Jobs complete at their first poll, so neither pipeline waits on the fake API.
     with FakeApi(contacts_per_day=per_day, polls_queued=0, polls_running=0) as api:
         tap = {
@@ -59,20 +65,20 @@ def pipeline_into_postgres(context: Context) -> list[Row]:
             "end_date": end,
         }
         try:
-            untuned = _untuned_pipe(context.scratch, tap, schemas[0], password)
-            _check_rows(schemas[0], records, "untuned pipe")
-            env = _meltano_env(context.scratch, tap, schemas[1], password)
+            untuned = _untuned_pipe(context.scratch, tap, schemas[0], db)
+            _check_rows(db, schemas[0], records, "untuned pipe")
+            env = _meltano_env(context.scratch, tap, schemas[1], db)
             shipped = _timed(
                 [str(MELTANO), "run", "tap-backstory-contacts", "target-postgres"], env
             )
-            _check_rows(schemas[1], records, "meltano run")
+            _check_rows(db, schemas[1], records, "meltano run")
             again = _timed([str(MELTANO), "run", "tap-backstory-contacts", "target-postgres"], env)
-            _check_rows(schemas[1], records, "second meltano run")
-            limit = _copy_limit(context.scratch, schemas[1], schemas[2])
-            _check_rows(schemas[2], records, "psql \\copy", distinct=False)
+            _check_rows(db, schemas[1], records, "second meltano run")
+            limit = _copy_limit(db, context.scratch, schemas[1], schemas[2])
+            _check_rows(db, schemas[2], records, "psql \\copy", distinct=False)
         finally:
             for schema in schemas:
-                _psql(f"drop schema if exists {schema} cascade")
+                _psql(db, f"drop schema if exists {schema} cascade")
     speedup = untuned / shipped
     return [
         Row(CASE, "tap piped to target-postgres, connection settings only", records, untuned, 0),
@@ -102,17 +108,13 @@ def pipeline_into_postgres(context: Context) -> list[Row]:
     ]
 
 
-def _untuned_pipe(scratch: Path, tap: dict[str, t.Any], schema: str, password: str) -> float:
+def _untuned_pipe(scratch: Path, tap: dict[str, t.Any], schema: str, db: Connection) -> float:
     """``tap | target-postgres`` with connection settings only; wall seconds."""
     tap_config = write_config(scratch, {**tap, "poll_interval_seconds": 1}, "untuned-tap.json")
     target_config = write_config(
         scratch,
         {
-            "host": "127.0.0.1",
-            "port": 5432,
-            "user": "postgres",
-            "password": password,
-            "database": DATABASE,
+            **db.target_config(),
             "default_target_schema": schema,
         },
         "untuned-target.json",
@@ -143,7 +145,7 @@ def _untuned_pipe(scratch: Path, tap: dict[str, t.Any], schema: str, password: s
 
 
 def _meltano_env(
-    scratch: Path, tap: dict[str, t.Any], schema: str, password: str
+    scratch: Path, tap: dict[str, t.Any], schema: str, db: Connection
 ) -> dict[str, str]:
     """What the user supplies besides meltano.yml: credentials, API, range; a fresh state."""
     env = {f"TAP_BACKSTORY_CONTACTS_{name.upper()}": str(value) for name, value in tap.items()}
@@ -151,8 +153,8 @@ def _meltano_env(
         **env,
         "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
         "MELTANO_DATABASE_URI": f"sqlite:///{scratch / f'meltano-{schema}.db'}",
+        **db.target_env(),
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-        "TARGET_POSTGRES_PASSWORD": password,
     }
 
 
@@ -172,41 +174,36 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def _copy_limit(scratch: Path, loaded: str, bare: str) -> float:
+def _copy_limit(db: Connection, scratch: Path, loaded: str, bare: str) -> float:
     """Seconds of ``psql \\copy`` of the loaded rows (tap columns) from CSV into a bare table."""
     csv = scratch / "contacts.csv"
     columns = _psql(
+        db,
         "select string_agg(quote_ident(column_name), ', ' order by ordinal_position) "
         "from information_schema.columns "
         f"where table_schema = '{loaded}' and table_name = '{STREAM}' "
-        "and column_name not like '\\_sdc\\_%'"
+        "and column_name not like '\\_sdc\\_%'",
     )
-    _psql(f"create schema {bare}")
-    _psql(f"create table {bare}.{STREAM} as select {columns} from {loaded}.{STREAM} with no data")
-    _psql(f"\\copy (select {columns} from {loaded}.{STREAM}) to '{csv}' csv")
+    _psql(db, f"create schema {bare}")
+    empty = f"select {columns} from {loaded}.{STREAM} with no data"
+    _psql(db, f"create table {bare}.{STREAM} as {empty}")
+    _psql(db, f"\\copy (select {columns} from {loaded}.{STREAM}) to '{csv}' csv")
     started = time.perf_counter()
-    _psql(f"\\copy {bare}.{STREAM} from '{csv}' csv")
+    _psql(db, f"\\copy {bare}.{STREAM} from '{csv}' csv")
     return time.perf_counter() - started
 
 
-def _check_rows(schema: str, expected: int, what: str, *, distinct: bool = True) -> None:
-    counted = _psql(f"select count(*), count(distinct contact_key) from {schema}.{STREAM}")
+def _check_rows(
+    db: Connection, schema: str, expected: int, what: str, *, distinct: bool = True
+) -> None:
+    counted = _psql(db, f"select count(*), count(distinct contact_key) from {schema}.{STREAM}")
     rows, keys = (int(n) for n in counted.split("|"))
     if rows != expected or (distinct and keys != rows):
         raise RuntimeError(f"{what}: {rows} rows, {keys} contacts; expected {expected} of each")
 
 
-def _psql(sql: str) -> str:
-    connection = ["-h", "127.0.0.1", "-U", "postgres", "-d", DATABASE]
-    done = subprocess.run(  # noqa: S603
-        ["psql", *connection, "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"psql {sql!r}: {done.stderr.strip()}")
-    return done.stdout.strip()
+def _psql(db: Connection, sql: str) -> str:
+    return local_postgres.psql(db, sql, timeout=600)
 
 
 def _clean_environment() -> dict[str, str]:

@@ -37,7 +37,7 @@ class FakeConfig:
 
     Fields that shape a job's data, format and timing (``contacts_per_day``, ``seed``,
     ``data_last_day``, ``extra_fields``, ``added_fields``, ``fragment_size``, ``json_shape``,
-    ``json_pretty``, ``hostile_*``, ``csv_*``, ``polls_*``, ``job_seconds``, ``bad_value_at``)
+    ``json_pretty``, ``hostile_*``, ``csv_*``, ``polls_*``, ``job_seconds``, ``bad_value*``)
     are copied into each job when it is created. Everything else (credentials, token TTL,
     ``gzip``, throttling, ``status_override``, ``empty_fragments``, ``report_fragments``,
     ``empty_data_status``, ``expired_status``, limits) is read live on every request.
@@ -98,8 +98,9 @@ class FakeConfig:
     )
     empty_data_status: int = setting(200, "how /data answers an empty export: 200, 204 or 404")
     bad_value_at: int | None = setting(
-        None, 'export position (0-based) of a record whose total_inbound is the text "n/a"'
+        None, "export position (0-based) of a record whose total_inbound is bad-value's text"
     )
+    bad_value: str = setting("n/a", 'the text bad-value-at puts there (e.g. "1_000")')
     fragments_override: int | None = setting(
         None, "Completed jobs' status answers report this fragment count instead"
     )

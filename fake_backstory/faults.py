@@ -24,7 +24,7 @@ import time
 
 import orjson
 
-from fake_backstory import damage
+from fake_backstory import answers, damage
 from fake_backstory.exchange import (
     COMMON_OPTIONS,
     ENDPOINTS,
@@ -82,23 +82,6 @@ def _reset(fault: Fault, ex: Exchange) -> None:
     ex.reset = True
 
 
-def _lost(fault: Fault, ex: Exchange) -> None:
-    """The request was served (a job created) but its answer never arrives: a gateway's
-    error instead (``status``), or a TCP reset."""
-    if "status" in fault.opts:
-        ex.response = ApiError(int(fault.opts["status"])).response()
-    else:
-        ex.reset = True
-
-
-def _other_job(fault: Fault, ex: Exchange) -> None:
-    if not ex.export:
-        answer = orjson.loads(ex.body)
-        if isinstance(answer, dict) and "job_id" in answer:
-            answer["job_id"] = fault.opts.get("job_id", "ce-999999")
-            ex.body = orjson.dumps(answer)
-
-
 def _echo(fault: Fault, ex: Exchange) -> None:
     """An error whose text repeats the request (the Authorization header, the form)."""
     status = int(fault.opts.get("status", 500))
@@ -135,6 +118,19 @@ def _deflate_bomb(fault: Fault, ex: Exchange) -> None:
     if ex.export:  # error answers pass unchanged
         bomb = damage.deflate_bomb(int(fault.number("decoded_bytes", damage.DEFLATE_BOMB_BYTES)))
         ex.response = Response(200, [bomb], ex.content_type, {"Content-Encoding": "deflate"})
+
+
+def _empty_body(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        blank = b" \n" * (int(fault.number("whitespace", 0)) // 2)
+        ex.response = Response(200, [blank], ex.content_type)
+
+
+def _no_header(fault: Fault, ex: Exchange) -> None:
+    if ex.export:  # error answers pass unchanged
+        if ex.layout != "csv":
+            raise ValueError("no_header needs a CSV export")
+        ex.body = ex.body[ex.body.find(b"\n") + 1 :]
 
 
 def _token_answer(fault: Fault, ex: Exchange) -> None:
@@ -199,20 +195,6 @@ KINDS: dict[str, FaultKind] = {
         doc="error status (default 500) whose text repeats the request: Authorization, body, "
         "decoded form; plain=True for text/plain; Retry-After as for errors",
     ),
-    "lost": FaultKind(
-        Phase.SENT,
-        _lost,
-        options=("status",),
-        doc="served (a create makes its job), then the answer is lost: a TCP reset, or "
-        "status (e.g. 502, 504) as a gateway that timed out answers",
-    ),
-    "other_job": FaultKind(
-        Phase.BODY,
-        _other_job,
-        endpoints=("create", "status"),
-        options=("job_id",),
-        doc="the answer names job_id (default 'ce-999999') instead of its own job",
-    ),
     "redirect": FaultKind(
         Phase.INSTEAD,
         _redirect,
@@ -240,6 +222,20 @@ KINDS: dict[str, FaultKind] = {
         options=("decoded_bytes",),
         doc="a deflate body of decoded_bytes of whitespace in a JSON array",
     ),
+    "empty_body": FaultKind(
+        Phase.BODY,
+        _empty_body,
+        endpoints=("data",),
+        options=("whitespace",),
+        doc="a 200 with an empty body (Content-Length: 0, as a proxy sends on a backend "
+        "timeout), or whitespace bytes of only whitespace",
+    ),
+    "no_header": FaultKind(
+        Phase.BODY,
+        _no_header,
+        endpoints=("data",),
+        doc="a CSV export without its header row (other layouts answer 500)",
+    ),
     "token_answer": FaultKind(
         Phase.BODY,
         _token_answer,
@@ -265,6 +261,29 @@ KINDS: dict[str, FaultKind] = {
         options=("seconds", "after_bytes"),
         doc="headers and after_bytes (default: half) of the body, then nothing for seconds "
         "(default: until the server stops), then the rest",
+    ),
+    "patch_json": FaultKind(
+        Phase.BODY,
+        answers.patch_json,
+        endpoints=("token", "create", "status"),
+        options=("fields", "drop", "body"),
+        doc="the JSON answer (not an error) updated with fields (a dict), without the keys in "
+        "drop; or replaced by the raw text body",
+    ),
+    "lost_answer": FaultKind(
+        Phase.SENT,
+        answers.lost_answer,
+        options=("status",),
+        doc="the request is served (a job created), then answered with error status "
+        "(default 504) instead, or reset when status is 0",
+    ),
+    "bad_integer": FaultKind(
+        Phase.BODY,
+        answers.bad_integer,
+        endpoints=("data",),
+        options=("value",),
+        doc="the first numeric total_inbound of a JSON export becomes the JSON text value "
+        '(default "1_000"); CSV exports unchanged',
     ),
 }
 FAULT_KINDS = tuple(KINDS)

@@ -91,14 +91,16 @@ def job_records(
     )
     if settings.bad_value_at is None:
         return records
-    return _with_bad_value(records, settings.bad_value_at)
+    return _with_bad_value(records, settings.bad_value_at, settings.bad_value)
 
 
-def _with_bad_value(records: Iterator[dict[str, Any]], position: int) -> Iterator[dict[str, Any]]:
-    """The records, with an integer field of one of them turned into untypable text."""
+def _with_bad_value(
+    records: Iterator[dict[str, Any]], position: int, value: str
+) -> Iterator[dict[str, Any]]:
+    """The records, with an integer field of one of them turned into ``value``."""
     for index, record in enumerate(records):
         if index == position:
-            record = {**record, "total_inbound": "n/a"}
+            record = {**record, "total_inbound": value}
         yield record
 
 
@@ -205,6 +207,7 @@ class FakeJob:
             s.csv_line_terminator,
             s.csv_header_names,
             s.bad_value_at,
+            s.bad_value,
         )
 
     def gzipped(self, fragment: int | None) -> bytes:

@@ -32,8 +32,11 @@ from singer_sdk.helpers._batch import BatchConfig
 
 from tap_backstory_contacts import logger
 from tap_backstory_contacts.environment import SETTING_FALSE_WORDS, SETTING_TRUE_WORDS
+from tap_backstory_contacts.errors import NO_ROOM, DiskSpaceError
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from singer_sdk.helpers._batch import StorageTarget
 
 WRITE_BYTES = 1 << 20
@@ -270,11 +273,13 @@ class BatchFiles:
     def add(self, record: dict[str, t.Any]) -> list[str] | None:
         """Write ``record``; the manifest of the file it filled, if it did."""
         if self._out is None:
-            self._open()
+            with _named_when_full(self._storage):
+                self._open()
         self._pending += orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
         self._count += 1
         if len(self._pending) >= WRITE_BYTES:
-            self._write()
+            with _named_when_full(self._storage):
+                self._write()
         if self._count >= self._size:
             return self.close()
         return None
@@ -283,9 +288,10 @@ class BatchFiles:
         """Close the file being written; its manifest, or None if no file is open."""
         if self._out is None or self._raw is None:
             return None
-        self._write()
-        self._out.close()
-        self._raw.close()
+        with _named_when_full(self._storage):
+            self._write()
+            self._out.close()
+            self._raw.close()
         self._out = self._raw = None
         self._count = 0
         return [self._url]
@@ -317,6 +323,22 @@ class BatchFiles:
         if self._out is not None and self._pending:
             self._out.write(self._pending)
             self._pending.clear()
+
+
+@contextlib.contextmanager
+def _named_when_full(storage: StorageTarget) -> Iterator[None]:
+    """A write that fails for want of room names the BATCH root and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            raise
+        raise DiskSpaceError(
+            f"The BATCH files' folder {storage.root} (batch_config.storage.root) has no room "
+            f"({exc.strerror}). Free space there or set batch_config.storage.root to a disk "
+            "with more room, then run again. The file being written was not announced to the "
+            "target; the next run removes it and extracts its windows again."
+        ) from exc
 
 
 def _remote(storage: StorageTarget) -> tuple[t.Any, str]:

@@ -100,7 +100,9 @@ class BackstoryClient:
 
     def get_json(self, path: str, *, what: str) -> dict[str, t.Any]:
         """GET ``path`` and return its JSON object, retrying transient failures."""
-        with self.retrying(lambda: self.exchange("GET", path, what=what), what=what) as response:
+        with call_with_retries(
+            lambda: self.exchange("GET", path, what=what), what=what, policy=self.policy
+        ) as response:
             return _json_object(response, what)
 
     def post_json(
@@ -113,20 +115,13 @@ class BackstoryClient:
     ) -> dict[str, t.Any]:
         """POST ``body`` as JSON and return the JSON object answered, retrying transient
         failures unless ``giveup`` says the caller handles that one itself."""
-        with self.retrying(
-            lambda: self.exchange("POST", path, what=what, json=body), what=what, giveup=giveup
+        with call_with_retries(
+            lambda: self.exchange("POST", path, what=what, json=body),
+            what=what,
+            policy=self.policy,
+            giveup=giveup,
         ) as response:
             return _json_object(response, what)
-
-    def retrying(
-        self,
-        action: Callable[[], requests.Response],
-        *,
-        what: str,
-        giveup: Callable[[TransientError], bool] = lambda _: False,
-    ) -> requests.Response:
-        """``action`` retried within this client's policy."""
-        return call_with_retries(action, what=what, policy=self.policy, giveup=giveup)
 
     def exchange(self, method: str, path: str, *, what: str, **kwargs: t.Any) -> requests.Response:
         """One authenticated request, renewing the token once if the API answers 401.
@@ -186,6 +181,8 @@ class BackstoryClient:
                     "this machine can resolve host names (its DNS settings)."
                 ) from None
             raise TransientError(connection_failure(exc)) from exc
+        except requests.exceptions.ChunkedEncodingError as exc:  # the body was cut short
+            raise TransientError(f"the connection dropped mid-answer: {str(exc)[:200]}") from exc
         self._reached = True
         if response.status_code in RETRYABLE_STATUSES:
             reason = f"HTTP {response.status_code}: {server_message(response)}"

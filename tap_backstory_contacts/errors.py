@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+
+#: Errors of a write to a disk without room: full, over quota, or past a file size limit.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
 
 class TapBackstoryError(Exception):
     """Base class: an error the tap reports to the user and ends the run with."""
@@ -69,3 +74,13 @@ class DataFormatError(TapBackstoryError):
 
 class UnreadableDataError(DataFormatError):
     """A fragment is not valid JSON/CSV/gzip: damaged in transit (worth a new download) or bad."""
+
+
+class DiskSpaceError(TapBackstoryError):
+    """A folder the tap writes to (the temp folder, the BATCH root) is full, or the spool
+    reached ``max_spool_bytes``."""
+
+
+class OutputError(TapBackstoryError):
+    """The Singer messages could not be written: the target stopped reading, or stdout is
+    a file on a full disk."""

@@ -58,7 +58,10 @@ class ContactsExport:
         """Every record of every window, window by window, fragment by fragment."""
         plan = WindowPlan(windows, self._jobs, ahead=self._settings.max_concurrent_jobs)
         progress = Progress()
-        downloader = FragmentDownloader(self._client, self._settings.max_parallel_downloads)
+        settings = self._settings
+        downloader = FragmentDownloader(
+            self._client, settings.max_parallel_downloads, settings.max_spool_bytes
+        )
         # A signal stops the downloads at once; the end of the sync, whatever it is, too.
         with downloader, self._shutdown.stopping(downloader.close):
             reader = FragmentReader(

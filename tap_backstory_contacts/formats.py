@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
-import gzip
 import importlib.resources
 import json
 import typing as t
@@ -16,6 +15,7 @@ import typing as t
 import orjson
 
 from tap_backstory_contacts import limits
+from tap_backstory_contacts.decoding import is_compressed, open_decoded
 from tap_backstory_contacts.errors import DataFormatError, UnreadableDataError
 from tap_backstory_contacts.jsonscan import (
     DAMAGED,
@@ -31,7 +31,6 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 20
 
 
@@ -46,41 +45,37 @@ def schema_fields() -> frozenset[str]:
     return frozenset(json.loads(text)["properties"])
 
 
-@contextlib.contextmanager
-def open_binary(path: Path) -> Iterator[t.BinaryIO]:
-    """Open a spooled fragment, transparently gunzipping it when it starts with gzip magic."""
-    with path.open("rb") as raw:
-        if raw.read(2) == GZIP_MAGIC:
-            raw.seek(0)
-            with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield t.cast("t.BinaryIO", unzipped)
-        else:
-            raw.seek(0)
-            yield raw
+def open_binary(path: Path, encoding: str = "identity") -> t.ContextManager[t.BinaryIO]:
+    """Open a spooled fragment as its decoded bytes (see ``decoding.open_decoded``)."""
+    return open_decoded(path, encoding)
 
 
-def verify_compression(path: Path, where: str) -> None:
-    """Check a fragment's size limit, and for gzip decompress it once to check its CRC before
-    any record is read: a damaged body can decompress to plausible but wrong records."""
+def verify_compression(path: Path, where: str, encoding: str = "identity") -> bool:
+    """Check a fragment's size limit, and for gzip or deflate decompress it once to check
+    it (gzip's CRC) before any record is read: a damaged body can decompress to plausible
+    but wrong records. Returns whether the data holds anything but whitespace."""
     limit = limits.MAX_FRAGMENT_BYTES
-    with path.open("rb") as raw:
-        if raw.read(2) != GZIP_MAGIC:
-            size = path.stat().st_size
+    compressed = is_compressed(path, encoding)
+    if not compressed:
+        size = path.stat().st_size
+        if size > limit:
+            raise LimitExceededError(
+                f"{where}: the fragment is {size} bytes, more than the limit of {mib(limit)}"
+            )
+    size = 0
+    blank = True
+    with _damaged_data_is_an_error(where), open_decoded(path, encoding) as data:
+        while chunk := data.read(CHUNK_BYTES):
+            size += len(chunk)
+            blank = blank and chunk.isspace()
+            if not compressed and not blank:
+                break
             if size > limit:
                 raise LimitExceededError(
-                    f"{where}: the fragment is {size} bytes, more than the limit of {mib(limit)}"
+                    f"{where}: the fragment decompresses to more than the limit of "
+                    f"{mib(limit)} (a compression bomb or a far larger export than expected)"
                 )
-            return
-        raw.seek(0)
-        size = 0
-        with _damaged_data_is_an_error(where), gzip.GzipFile(fileobj=raw) as unzipped:
-            while chunk := unzipped.read(CHUNK_BYTES):
-                size += len(chunk)
-                if size > limit:
-                    raise LimitExceededError(
-                        f"{where}: the fragment decompresses to more than the limit of "
-                        f"{mib(limit)} (a gzip bomb or a far larger export than expected)"
-                    )
+    return not blank
 
 
 def read_json(stream: t.BinaryIO, where: str) -> Iterator[dict[str, t.Any]]:
@@ -147,6 +142,15 @@ def _csv_header(raw_header: list[str], where: str) -> list[str]:
     """Normalised header names: "First Name" or "FIRST_NAME" also name first_name (header
     names are undocumented). Two columns with one name would make one of them vanish."""
     header = [name.strip().lower().replace(" ", "_") for name in raw_header]
+    if schema_fields().isdisjoint(header):
+        # Most likely a fragment without its header row: its first contact would be read
+        # as the header and silently dropped.
+        shown = ", ".join(repr(name[:40]) for name in raw_header[:3])
+        raise DataFormatError(
+            f"{where}, CSV line 1: the header row names none of the schema's fields ({shown}"
+            f"{', …' if len(raw_header) > 3 else ''}); a CSV fragment must start with its "
+            "header row. Contact Backstory support with the job id"
+        )
     if len(set(header)) < len(header):
         twice = next(name for name in header if header.count(name) > 1)
         columns = ", ".join(

@@ -45,8 +45,9 @@ class FragmentReader:
         where = _Where(position, self._unit)
         for attempt in range(1, FRAGMENT_READ_ATTEMPTS + 1):
             try:
-                verify_compression(fragment.path, position)
-                with open_binary(fragment.path) as stream:
+                if not verify_compression(fragment.path, position, fragment.encoding):
+                    _check_empty_is_honest(job, fragment, position)
+                with open_binary(fragment.path, fragment.encoding) as stream:
                     for number, raw in enumerate(self._reader(stream, position), start=1):
                         if number > where.number:
                             where.number = number
@@ -70,6 +71,25 @@ class FragmentReader:
             "Emitted %d record(s) from %s (%d bytes)", where.number, position, fragment.size
         )
         return where.number
+
+
+def _check_empty_is_honest(job: ExportJob, fragment: Fragment, position: str) -> None:
+    """An empty (or whitespace-only) body is an empty export only when nothing the API said
+    promises records: a 204, one fragment or none, and no ``results_size`` above 0. Else it
+    is a damaged download (a proxy or gateway answering 200 without a body)."""
+    if fragment.said_empty:
+        return
+    if fragment.index is not None and fragment.count > 1:
+        promise = f"the job status reports {fragment.count} fragments"
+    elif job.results_size:
+        promise = f"the job status reports results_size {job.results_size}"
+    else:
+        return
+    what = "only whitespace" if fragment.size else "empty"
+    raise UnreadableDataError(
+        f"{position}: the body is {what} ({fragment.size} bytes), but {promise}: the "
+        "download is damaged (a proxy or gateway may have answered without the data)"
+    )
 
 
 @dataclass(slots=True)

@@ -14,9 +14,10 @@ import requests
 import urllib3.exceptions
 
 from tap_backstory_contacts import clock, limits, logger
+from tap_backstory_contacts.decoding import STORED_ENCODINGS
 from tap_backstory_contacts.errors import ApiError, TapBackstoryError
 from tap_backstory_contacts.retry import TransientError, call_with_retries
-from tap_backstory_contacts.spool import Spool
+from tap_backstory_contacts.spool import Spool, disk_full
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterator
@@ -42,6 +43,10 @@ class Fragment:
     count: int
     path: Path
     size: int
+    #: The transport encoding the body is stored in (see ``decoding``).
+    encoding: str = "identity"
+    #: The API said the export is empty (204, or 404 for an export it reported empty).
+    said_empty: bool = False
 
     def describe(self) -> str:
         """``fragment i of n`` or ``the stitched export``, for messages."""
@@ -62,14 +67,17 @@ class FragmentDownloader:
     """The download threads of one sync (at most ``max_parallel``), shared by its jobs so
     that each thread keeps one HTTP session for the whole run."""
 
-    def __init__(self, client: BackstoryClient, max_parallel: int) -> None:
+    def __init__(self, client: BackstoryClient, max_parallel: int, max_spool_bytes: int) -> None:
         self._client = client
         self._max_parallel = max_parallel
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="fragment")
-        self._spool = Spool()
+        self._spool = Spool(max_spool_bytes)
         self._cancel = threading.Event()
         self._responses: set[requests.Response] = set()
-        self._lock = threading.Lock()
+        # Reentrant: the SIGTERM/SIGINT handler runs close() on the main thread, which it
+        # may have interrupted holding this lock (download_again tracks a response too).
+        self._lock = threading.RLock()
+        self._submitting = False
 
     def __enter__(self) -> FragmentDownloader:
         return self
@@ -84,7 +92,10 @@ class FragmentDownloader:
         with self._lock:
             for response in self._responses:
                 _shut(response)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if not self._submitting:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        # else a signal interrupted submit(), which holds the pool's (non-reentrant) lock:
+        # shutting the pool now would deadlock; __exit__ shuts it once the stack unwinds.
         self._spool.remove()
 
     def fragments(self, job: ExportJob, skip: int = 0) -> Generator[Fragment, None, None]:
@@ -99,7 +110,12 @@ class FragmentDownloader:
         try:
             while True:
                 for index in indices:
-                    pending.append(self._pool.submit(self._download, job, index, count))
+                    self._submitting = True
+                    try:
+                        future = self._pool.submit(self._download, job, index, count)
+                    finally:
+                        self._submitting = False
+                    pending.append(future)
                     if len(pending) >= self._max_parallel:
                         break
                 if not pending:
@@ -108,7 +124,7 @@ class FragmentDownloader:
                 try:
                     yield fragment
                 finally:
-                    fragment.path.unlink(missing_ok=True)
+                    self._spool.discard(fragment.path)
         finally:
             for future in pending:  # ended early (an error): don't wait for the rest
                 future.cancel()
@@ -116,17 +132,24 @@ class FragmentDownloader:
     def download_again(self, job: ExportJob, fragment: Fragment) -> Fragment:
         """Fetch ``fragment`` once more into the same spool file (its content was damaged)."""
         return download_fragment(
-            self._client, job, fragment.index, fragment.count, fragment.path, self._track
+            self._client, job, fragment.index, fragment.count, fragment.path, self._files
         )
 
     def _download(self, job: ExportJob, index: int | None, count: int) -> Fragment:
         with clock.cancellable(self._cancel):
             clock.check_cancelled()
-            path = self._spool.new_file()
             try:
-                return download_fragment(self._client, job, index, count, path, self._track)
+                path = self._spool.new_file()
+            except OSError as exc:
+                _raise_disk_full(exc, f"{describe(index, count)} of {job.describe()}")
+            try:
+                return download_fragment(self._client, job, index, count, path, self._files)
             finally:
                 self._spool.release(path)
+
+    @property
+    def _files(self) -> Files:
+        return Files(self._spool, self._track)
 
     @contextlib.contextmanager
     def _track(self, response: requests.Response) -> Iterator[None]:
@@ -143,16 +166,29 @@ class FragmentDownloader:
 Tracker = t.Callable[[requests.Response], t.ContextManager[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Files:
+    """Where a download writes (the spool, which counts its bytes) and who may cut it off."""
+
+    spool: Spool
+    track: Tracker
+
+
+def describe(index: int | None, count: int) -> str:
+    """``fragment i of n`` or ``the stitched export``."""
+    return "the stitched export" if index is None else f"fragment {index} of {count}"
+
+
 def download_fragment(
     client: BackstoryClient,
     job: ExportJob,
     index: int | None,
     count: int,
     path: Path,
-    track: Tracker,
+    files: Files,
 ) -> Fragment:
     """Download one fragment (``None``: the stitched export) to ``path``, retrying cut bodies."""
-    label = "the stitched export" if index is None else f"fragment {index} of {count}"
+    label = describe(index, count)
     what = f"Downloading {label} of {job.describe()}"
     params = None if index is None else {"fragment": index}
 
@@ -167,10 +203,10 @@ def download_fragment(
                 raise
             # The API may answer "no file" for an export it reported empty (undocumented).
             path.write_bytes(b"")
-            return Fragment(index=index, count=count, path=path, size=0)
-        with response, track(response):
-            size = _spool(response, path, f"{label} of {job.describe()}")
-        return Fragment(index=index, count=count, path=path, size=size)
+            return Fragment(index=index, count=count, path=path, size=0, said_empty=True)
+        with response, files.track(response):
+            size, encoding = _spool(response, path, f"{label} of {job.describe()}", files.spool)
+        return Fragment(index, count, path, size, encoding, said_empty=response.status_code == 204)
 
     fragment = call_with_retries(attempt, what=what, policy=client.policy)
     logger.info("Downloaded %s of %s: %d bytes", label, job.describe(), fragment.size)
@@ -186,28 +222,29 @@ def reported_empty(job: ExportJob) -> bool:
     return job.fragments is None and size == 0
 
 
-def _spool(response: requests.Response, path: Path, label: str) -> int:
-    """Write the raw (possibly gzip) body to ``path``; a short or cut body is transient,
-    a body past ``MAX_FRAGMENT_BYTES`` an error."""
+def _spool(response: requests.Response, path: Path, label: str, spool: Spool) -> tuple[int, str]:
+    """Write the body to ``path`` as sent (gzip and deflate stay compressed: see
+    ``decoding``); return its size and encoding. A short or cut body is transient; a body
+    past ``MAX_FRAGMENT_BYTES`` or ``max_spool_bytes``, or a full disk, is an error."""
     expected = response.headers.get("Content-Length")
-    encoding = response.headers.get("Content-Encoding", "identity").lower()
-    # gzip stays compressed on disk (the reader sniffs its magic bytes); others are decoded.
-    decode = encoding not in ("identity", "gzip")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+    # Encodings the reader cannot decode (br, zstd) are decoded here, bounded the same way.
+    decode = encoding not in STORED_ENCODINGS
     size = 0
+    spool.restart(path)
     try:
         with path.open("wb") as out:
             for chunk in response.raw.stream(CHUNK_BYTES, decode_content=decode):
                 clock.check_cancelled()
                 size += len(chunk)
                 if size > limits.MAX_FRAGMENT_BYTES:
-                    # On disk as received (gzip stays compressed) or decoded (deflate): no
-                    # larger than the decompressed limit that reading enforces anyway.
                     raise limits.LimitExceededError(
                         f"{label} is larger than {limits.mib(limits.MAX_FRAGMENT_BYTES)} on "
                         f"disk{' once decoded (' + encoding + ')' if decode else ''}, the most "
                         "the tap accepts for one fragment; lower window_days so that each job "
                         "exports less, or contact Backstory support with the job id."
                     )
+                spool.grow(path, len(chunk), label)
                 out.write(chunk)
     except clock.CancelledError as exc:
         raise DownloadCancelledError(label) from exc
@@ -220,11 +257,21 @@ def _spool(response: requests.Response, path: Path, label: str) -> int:
         raise TransientError(
             f"the body of {label} broke off after {size} bytes ({type(exc).__name__})"
         ) from exc
+    except OSError as exc:
+        _raise_disk_full(exc, label)
     if expected is not None and not decode and expected.isdigit() and int(expected) != size:
         raise TransientError(
             f"the body of {label} has {size} bytes, Content-Length said {expected}"
         )
-    return size
+    return size, "deflate" if encoding == "deflate" else "identity"
+
+
+def _raise_disk_full(exc: OSError, label: str) -> t.NoReturn:
+    """Raise the error naming the temp folder if ``exc`` says its disk is full, else ``exc``."""
+    error = disk_full(exc, label)
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 def _shut(response: requests.Response) -> None:

@@ -13,6 +13,10 @@ from tap_backstory_contacts.errors import DataFormatError
 MAX_RECORD_BYTES = 8 << 20
 #: One fragment's data after gzip decompression (a gzip bomb stops here).
 MAX_FRAGMENT_BYTES = 4 << 30
+#: Default of the ``max_spool_bytes`` setting: all fragments waiting on disk together, as
+#: sent (compressed bodies stay compressed). Real fragments are megabytes; a container's
+#: temp folder is often a small tmpfs or overlay.
+DEFAULT_MAX_SPOOL_BYTES = 1 << 30
 
 
 class LimitExceededError(DataFormatError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import typing as t
 
 from tap_backstory_contacts import logger
@@ -25,8 +26,12 @@ DATA_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 DATA_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
 Converter = t.Callable[[t.Any], t.Any]
+IntGetter = t.Callable[[list[t.Any]], tuple[int, ...]]
 # Bound on remembered exact type signatures (a few dozen occur in practice).
 MAX_SIGNATURES = 4096
+# Integers a warehouse BIGINT holds: a larger one would fail the load on every rerun.
+MIN_INTEGER = -(1 << 63)
+MAX_INTEGER = (1 << 63) - 1
 
 
 def contact_key(record: dict[str, t.Any]) -> str:
@@ -41,16 +46,22 @@ def contact_key(record: dict[str, t.Any]) -> str:
 
 
 def to_integer(value: t.Any) -> int:
-    """An int from an int, a whole float or decimal text; anything else is an error."""
+    """An int within signed 64 bits from an int, a whole float or ASCII decimal text
+    (``1_000``, non-ASCII digits and exponents are refused); anything else is an error."""
     if isinstance(value, bool):
         raise TypeError("a boolean is not an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return int(value.strip())
-    raise TypeError(f"{type(value).__name__} is not an integer")
+        value = int(value)
+    elif isinstance(value, str):
+        # int() would also take "1_000" and Arabic-Indic or other Unicode digits.
+        if not value.isascii() or "_" in value:
+            raise ValueError("not ASCII decimal digits")
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise TypeError(f"{type(value).__name__} is not an integer")
+    if not MIN_INTEGER <= value <= MAX_INTEGER:
+        raise ValueError("outside the signed 64-bit range a warehouse BIGINT holds")
+    return value
 
 
 def to_boolean(value: t.Any) -> bool:
@@ -100,8 +111,9 @@ class RecordShaper:
             self._fields.append((name, exact, convert))
         self._names = tuple(name for name, _, _ in self._fields)
         self._known = frozenset(self._names)
-        # Type signatures (one type per field) already known to need no conversion.
-        self._exact_signatures: set[tuple[type, ...]] = set()
+        # Type signatures (one type per field) already known to need no conversion, each
+        # with a getter of its integer values (at least one), whose range is still checked.
+        self._exact_signatures: dict[tuple[type, ...], IntGetter] = {}
         self._unknown_logged: set[str] = set()
 
     def shape(
@@ -119,10 +131,14 @@ class RecordShaper:
         # already exactly typed, is the record as it is.
         if tuple(raw) == self._names:
             values = list(raw.values())
-            if "" not in values and tuple(map(type, values)) in self._exact_signatures:
-                raw["contact_key"] = contact_key(raw)
-                raw.update(lineage)
-                return raw
+            if "" not in values:
+                ints = self._exact_signatures.get(tuple(map(type, values)))
+                if ints is not None:
+                    found = ints(values)
+                    if min(found) >= MIN_INTEGER and max(found) <= MAX_INTEGER:
+                        raw["contact_key"] = contact_key(raw)
+                        raw.update(lineage)
+                        return raw
         if raw.keys().isdisjoint(self._known):
             # e.g. a CSV fragment without its header row, or JSON of another shape: better
             # an error than a record of nulls.
@@ -138,8 +154,13 @@ class RecordShaper:
             values = [None if value == "" else value for value in values]
         # Fast path, profiled: JSON rows usually arrive exactly typed, in a few patterns of
         # nulls; those patterns are checked once, not field by field on every record.
-        if tuple(map(type, values)) not in self._exact_signatures:
+        ints = self._exact_signatures.get(tuple(map(type, values)))
+        if ints is None:
             values = self._convert(values, where)
+        else:
+            found = ints(values)
+            if min(found) < MIN_INTEGER or max(found) > MAX_INTEGER:
+                values = self._convert(values, where)
         record = dict(zip(self._names, values, strict=True))
         if not raw.keys() <= self._known:
             self._note_unknown(raw.keys() - self._known)
@@ -151,7 +172,7 @@ class RecordShaper:
         """Type every value as the schema says, or fail naming the field."""
         converted = []
         for (name, exact, convert), value in zip(self._fields, values, strict=True):
-            if value is None or type(value) is exact:
+            if value is None or (type(value) is exact and exact is not int):
                 converted.append(value)
                 continue
             try:
@@ -163,7 +184,8 @@ class RecordShaper:
                 ) from exc
         # Converted values are exact by construction: remember their pattern.
         if len(self._exact_signatures) < MAX_SIGNATURES:
-            self._exact_signatures.add(tuple(map(type, converted)))
+            signature = tuple(map(type, converted))
+            self._exact_signatures[signature] = _integer_getter(signature)
         return converted
 
     def _note_unknown(self, names: t.AbstractSet[str]) -> None:
@@ -174,6 +196,15 @@ class RecordShaper:
                 "The API sent fields that are not in the schema; they are not emitted: %s",
                 ", ".join(new),
             )
+
+
+def _integer_getter(signature: tuple[type, ...]) -> IntGetter:
+    """A getter of the integer values of rows of ``signature``, always a non-empty tuple."""
+    positions = [number for number, kind in enumerate(signature) if kind is int]
+    if not positions:
+        return lambda _: (0,)
+    # Repeating one position makes itemgetter return a tuple even for a single integer.
+    return operator.itemgetter(*positions, positions[0])
 
 
 def _kind_name(exact: type) -> str:

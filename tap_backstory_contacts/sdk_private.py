@@ -55,7 +55,7 @@ PINS: tuple[Pin, ...] = (
     Pin(
         "singer_sdk.tap_base:Tap",
         "_handle_termination",
-        "tap.TapBackstoryContacts._handle_termination: stop downloads, exit 128 + signal",
+        "tap.TapBackstoryContacts._handle_termination: replaced whole (shutdown.py)",
         "(self, signum: 'int', frame: 'FrameType | None') -> 'None'",
     ),
     Pin(

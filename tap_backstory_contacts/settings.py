@@ -12,7 +12,9 @@ from tap_backstory_contacts import batches
 from tap_backstory_contacts.api_url import api_url_problem
 from tap_backstory_contacts.dates import DATE_FORMS, parse_setting_date
 from tap_backstory_contacts.jobs.model import MAX_RUNNING_JOBS
+from tap_backstory_contacts.limits import DEFAULT_MAX_SPOOL_BYTES
 from tap_backstory_contacts.retry import RetryPolicy
+from tap_backstory_contacts.windows import date_range_error
 
 DEFAULT_API_URL = "https://api.people.ai"
 
@@ -137,6 +139,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Fragments of one job downloaded at once.",
     ),
     th.Property(
+        "max_spool_bytes",
+        th.IntegerType(minimum=1 << 20, maximum=1 << 40),
+        default=DEFAULT_MAX_SPOOL_BYTES,
+        title="Max Spool Bytes",
+        description="Most disk the downloaded fragments waiting to be read may take in the "
+        "temp folder (TMPDIR), all together; past it the run fails naming the folder.",
+    ),
+    th.Property(
         "poll_interval_seconds",
         th.NumberType(exclusive_minimum=0, maximum=3600),
         default=5,
@@ -198,6 +208,7 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             dates[name] = parse_setting_date(str(value))
         except ValueError:
             errors.append(f"{name}: {value!r} is not {DATE_FORMS}")
+    errors += [error for name, day in dates.items() if (error := date_range_error(name, day))]
     if "start_date" in dates and "end_date" in dates and dates["end_date"] < dates["start_date"]:
         errors.append(f"end_date: {dates['end_date']} is before start_date {dates['start_date']}")
     api_url = config.get("api_url")
@@ -242,6 +253,7 @@ class Settings:
     window_days: int
     max_concurrent_jobs: int
     max_parallel_downloads: int
+    max_spool_bytes: int
     poll: PollSettings
     job_retries: int
     retry_policy: RetryPolicy
@@ -266,6 +278,7 @@ class Settings:
             window_days=config["window_days"],
             max_concurrent_jobs=config["max_concurrent_jobs"],
             max_parallel_downloads=config["max_parallel_downloads"],
+            max_spool_bytes=config["max_spool_bytes"],
             poll=PollSettings(
                 first_wait=float(config["poll_interval_seconds"]),
                 max_wait=float(config["poll_max_interval_seconds"]),

@@ -20,6 +20,7 @@ from tap_backstory_contacts import clock
 from tap_backstory_contacts.batches import BatchFiles, can_write, enabled, without_switch
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
+from tap_backstory_contacts.errors import OutputError
 from tap_backstory_contacts.export import ContactsExport
 from tap_backstory_contacts.jobs.keeper import JobKeeper
 from tap_backstory_contacts.records import RecordShaper
@@ -109,7 +110,7 @@ class EnrichedContactsStream(Stream):
             yield from export.records(windows)
         finally:
             client.close()
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OutputError):
                 self._flush()
 
     @override
@@ -229,6 +230,12 @@ def planned_windows(
     )
     if days is None:
         last = last_complete_day(today)
+        if settings.start_date > last:  # validation refused any later start_date
+            log.warning(
+                "start_date %s is today: its data is complete only tomorrow; nothing is "
+                "extracted until then.",
+                settings.start_date,
+            )
         log.info(
             "Stream '%s' is up to date: bookmark %s, nothing to extract up to %s (%s); "
             "no export job needed.",

@@ -109,13 +109,14 @@ class TapBackstoryContacts(Tap):
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM/SIGINT: stop downloads at once (no thread may keep the process alive),
-        let the SDK write the state, and exit with 128 + the signal number: a run cut short
-        is not a success for the scheduler."""
-        self.shutdown.stop()
-        try:
-            super()._handle_termination(signum, frame)
-        except SystemExit:
-            raise SystemExit(128 + signum) from None
+        write the buffered messages and the state (never from inside a write in progress),
+        and exit with 128 + the signal number: a run cut short is not a success."""
+        writer = self.message_writer
+        self.shutdown.terminate(
+            signum,
+            writer if isinstance(writer, StateFlushingWriter) else None,
+            lambda: self.state_writer.write_state(self.state),
+        )
 
     @override
     @classmethod

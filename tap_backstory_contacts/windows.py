@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from typing_extensions import override
 
+from tap_backstory_contacts import clock
+
 ONE_DAY = datetime.timedelta(days=1)
+#: The earliest start_date or end_date accepted: no export holds older data, and a year
+#: typed wrong (0026 for 2026) would otherwise plan tens of thousands of export jobs.
+EARLIEST_DAY = datetime.date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -30,6 +35,24 @@ class Window:
 def last_complete_day(today: datetime.date) -> datetime.date:
     """The newest UTC day whose data is final: yesterday."""
     return today - ONE_DAY
+
+
+def date_range_error(name: str, day: datetime.date) -> str | None:
+    """Why the ``start_date`` or ``end_date`` setting ``day`` cannot be meant, if it cannot:
+    before 1970, or (for start_date) after today, when no run would ever extract a day."""
+    if day < EARLIEST_DAY:
+        return (
+            f"{name}: {day} is before {EARLIEST_DAY}, the earliest date the tap accepts; "
+            "check the year"
+        )
+    today = clock.utc_today()
+    if name == "start_date" and day > today:
+        return (
+            f"{name}: {day} is in the future (today is {today} UTC): every run would extract "
+            "nothing until then. Check the year; a start_date of today begins extracting "
+            "with today's data tomorrow."
+        )
+    return None
 
 
 def sync_range(

@@ -34,6 +34,7 @@ SAMPLES: dict[str, tuple[str, t.Any]] = {
     "window_days": ("7", 7),
     "max_concurrent_jobs": ("1", 1),
     "max_parallel_downloads": ("8", 8),
+    "max_spool_bytes": ("2097152", 2097152),
     "poll_interval_seconds": ("0.5", 0.5),
     "poll_max_interval_seconds": ("30", 30),
     "job_timeout_seconds": ("600", 600),

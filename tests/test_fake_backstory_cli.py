@@ -54,6 +54,7 @@ CHANGED: dict[str, tuple[str, Any]] = {
     "report_fragments": ("false", False),
     "empty_data_status": ("204", 204),
     "bad_value_at": ("5", 5),
+    "bad_value": ("1_000", "1_000"),
     "fragments_override": ("12", 12),
     "job_ids": ('["a/b", 42]', ("a/b", 42)),
 }

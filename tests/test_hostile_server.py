@@ -114,7 +114,8 @@ def test_a_deflate_bomb_stops_at_the_fragment_size_limit(
     api.faults.add("data", "deflate_bomb", fragment=0, decoded_bytes=8 << 20)
     with pytest.raises(
         TapBackstoryError,
-        match=r"fragment 0 of 7 .* larger than 1 MiB .* on disk once decoded \(deflate\)",
+        # Stored compressed as sent (issue 17.14): the limit stops it while it is read.
+        match=r"fragment 0 of 7: the fragment decompresses to more than the limit of 1 MiB",
     ):
         sync(one_window(api))
     assert list(tmp_path.glob(f"{spool.PREFIX}*")) == []  # the spool is gone too

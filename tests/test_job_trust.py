@@ -18,7 +18,7 @@ def test_a_lost_creation_answer_ends_the_run_without_a_second_job(
     api: FakeBackstory, config: dict[str, t.Any], waits: list[float], status: int | None
 ) -> None:
     # The backend creates window 2's job; the gateway's answer (or the connection) is lost.
-    api.faults.add("create", "lost", after=1, **({} if status is None else {"status": status}))
+    api.faults.add("create", "lost_answer", after=1, status=0 if status is None else status)
     with pytest.raises(JobCreationUnknownError) as raised:
         sync({**config, "max_concurrent_jobs": 1})
 
@@ -34,7 +34,7 @@ def test_a_lost_creation_answer_ends_the_run_without_a_second_job(
 def test_a_lost_creation_answer_keeps_earlier_windows_bookmarked_and_exits_1(
     api: FakeBackstory, config: dict[str, t.Any], tmp_path: t.Any
 ) -> None:
-    api.faults.add("create", "lost", after=1, status=504)
+    api.faults.add("create", "lost_answer", after=1, status=504)
     result = run_cli(tmp_path, {**config, "max_concurrent_jobs": 1})
     assert result.returncode == 1
     assert "Creating the export job for window 2026-01-06..2026-01-10" in result.stderr
@@ -60,7 +60,7 @@ def test_a_status_answer_about_another_job_is_an_error_naming_both_ids(
     caplog.set_level(logging.INFO)
     api.config.polls_queued = 1
     # Polling ce-000001 answers with ce-000002's status (the look-ahead job, window 2).
-    api.faults.add("status", "other_job", job_id="ce-000002")
+    api.faults.add("status", "patch_json", fields={"job_id": "ce-000002"})
     with pytest.raises(JobMismatchError) as raised:
         sync(config)
 
@@ -74,7 +74,7 @@ def test_a_status_answer_about_another_job_stops_the_cli_before_any_record(
     api: FakeBackstory, config: dict[str, t.Any], tmp_path: t.Any
 ) -> None:
     api.config.polls_queued = 1
-    api.faults.add("status", "other_job", job_id="ce-000002")
+    api.faults.add("status", "patch_json", fields={"job_id": "ce-000002"})
     result = run_cli(tmp_path, config)
     assert result.returncode == 1
     assert "answered about export job ce-000002 instead" in result.stderr

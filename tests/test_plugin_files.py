@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from benchmarks import results
+from benchmarks.__main__ import result_row
+from benchmarks.cases import Row
 from scripts import plugin_files
 from tests.singer_run import run_cli
 
@@ -133,6 +135,17 @@ def test_results_round_trip_through_results_json(tmp_path: Path) -> None:
     first = rows[0]
     line = results.table(machine, [first]).splitlines()[-1]
     assert line.startswith(f"| {first['case']} | {first['variant']} | {first['records']:,} |")
+
+
+def test_a_measured_row_is_saved_and_shown_as_make_bench_prints_it() -> None:
+    row = Row("memory", "tap", 200_000, 6.2512, 71.4, 1.0412, "<= 1.10x", True, "x RSS")
+    empty = Row("pipeline", "again", 0, 6.72, 0.0)
+    saved = [result_row(row), result_row(empty)]
+    assert saved[0]["records_per_second"] == pytest.approx(200_000 / 6.2512)
+    assert results.table("m", saved).splitlines()[-2:] == [
+        "| memory | tap | 200,000 | 6.25 | 31,994 | 71 | 1.04x RSS | <= 1.10x | yes |",
+        "| pipeline | again | 0 | 6.72 |  | 0 |  |  |  |",
+    ]
 
 
 def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:

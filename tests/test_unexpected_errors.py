@@ -57,26 +57,3 @@ def test_an_unusable_temp_dir_is_one_clear_line(
     assert HINT in errors[-1]
     assert not [line for line in errors if line.endswith("| 20")]  # no bare errno
     assert ("Traceback" in done.stderr) == (level == "DEBUG")
-
-
-def test_output_to_a_full_disk_is_one_clear_line(
-    api: FakeBackstory, config: dict[str, t.Any], tmp_path: Path
-) -> None:
-    with Path("/dev/full").open("w") as full:
-        done = subprocess.run(
-            cli_command(tmp_path, config, None),
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert done.returncode == 1
-    errors = error_lines(done.stderr)
-    assert errors[-1].endswith(
-        "| The tap stopped on an unexpected error: OSError: [Errno 28] No space left on "
-        "device. This is an error the tap does not explain: check what the message names (a "
-        "file, the temp directory, the network), run again, and report it with the traceback "
-        f"if it persists ({HINT})."
-    )
-    assert "Traceback" not in done.stderr

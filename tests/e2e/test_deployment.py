@@ -3,26 +3,27 @@ relative dates, `meltano test`, a backfill under its own state ID, Meltano's sys
 PostgreSQL, and one pipeline per org through plugin inheritance.
 
 Uses meltano.yml (plus the two inherited org plugins of docs/production.md) in a temporary copy
-installed once per session. Without meltano or PostgreSQL these tests are skipped, or fail under
-CI=true.
+installed once per session. PostgreSQL is the configured server or an embedded one
+(tests/e2e/postgres.py). Without meltano these tests are skipped, or fail under CI=true.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import typing as t
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fake_backstory import FakeBackstory, FakeConfig
+from local_postgres import Connection
+from tests.e2e.postgres import postgres_env, psql, row_counts, system_database_uri
 from tests.e2e.test_meltano import (
     RECORDS_ONLY,
     REPO,
@@ -31,8 +32,6 @@ from tests.e2e.test_meltano import (
     Meltano,
     clean_environment,
     project_file,
-    psql,
-    row_counts,
     tap_env,
     unavailable,
     yesterday,
@@ -181,27 +180,10 @@ def test_backfill_under_a_state_id_suffix_leaves_the_main_state_alone(
     assert sorted(ids) == sorted([main_id, f"{main_id}:backfill"])
 
 
-@pytest.fixture
-def system_database() -> Iterator[str]:
-    """A PostgreSQL database of its own for Meltano's system tables, dropped afterwards."""
-    require_postgres()
-    name = f"meltano_e2e_{uuid.uuid4().hex[:10]}"
-    psql(f"create database {name}")
-    yield name
-    psql(f"drop database if exists {name} with (force)")
-
-
-def postgres_env(api: FakeBackstory, tmp_path: Path, start: date, end: date) -> dict[str, str]:
-    env = tap_env(api, tmp_path, start, end)
-    # target-postgres 0.8.1 requires a password even where the server trusts local connections.
-    env["TARGET_POSTGRES_PASSWORD"] = os.environ.get("PGPASSWORD", "postgres")
-    return env
-
-
 def test_state_lives_in_a_postgres_system_database(
     deployment: Meltano,
     api: FakeBackstory,
-    system_database: str,
+    postgres_database: str,
     org_schemas: dict[str, str],
     tmp_path: Path,
 ) -> None:
@@ -209,10 +191,7 @@ def test_state_lives_in_a_postgres_system_database(
     last = yesterday() - timedelta(days=1)
     api.config.data_last_day = last.isoformat()
     env = postgres_env(api, tmp_path, last - timedelta(days=3), last)
-    env["MELTANO_DATABASE_URI"] = (
-        f"postgresql+psycopg://postgres:{env['TARGET_POSTGRES_PASSWORD']}"
-        f"@127.0.0.1:5432/{system_database}"
-    )
+    env["MELTANO_DATABASE_URI"] = system_database_uri(postgres_database)
     schema = org_schemas["main"]
     env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = schema
     state_id = f"dev:{TAP}-to-target-postgres"
@@ -220,9 +199,9 @@ def test_state_lives_in_a_postgres_system_database(
     deployment.run("run", TAP, "target-postgres", env=env)
 
     assert deployment.bookmark(state_id, env) == last.isoformat()
-    stored = psql_in(
-        system_database,
+    stored = psql(
         f"select completed_state from state where state_id = '{state_id}'",  # noqa: S608
+        database=postgres_database,
     )
     bookmark = json.loads(stored)["singer_state"]["bookmarks"][STREAM]
     assert bookmark["replication_key_value"] == last.isoformat()
@@ -232,40 +211,9 @@ def test_state_lives_in_a_postgres_system_database(
     assert row_counts(f"{schema}.{STREAM}") == (expected, expected)
 
 
-def psql_in(database: str, sql: str) -> str:
-    """One statement in ``database``; its unaligned output."""
-    done = subprocess.run(
-        [
-            shutil.which("psql") or "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            database,
-            "-tA",
-            "-c",
-            sql,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def require_postgres() -> None:
-    try:
-        psql("select 1")
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
-
-
 @pytest.fixture
-def org_schemas() -> Iterator[dict[str, str]]:
+def org_schemas(postgres: Connection) -> Iterator[dict[str, str]]:
     """A PostgreSQL schema per org (and one for a single pipeline), dropped afterwards."""
-    require_postgres()
     suffix = uuid.uuid4().hex[:8]
     schemas = {org: f"backstory_{org.replace('-', '_')}_{suffix}" for org in (*ORGS, "main")}
     yield schemas

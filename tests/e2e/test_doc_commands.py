@@ -13,7 +13,8 @@ Where the blocks run, as a reader would run them:
   ``cd``), each with BLOCK_SECONDS to finish;
 - with ``meltano`` and a virtualenv of its own (for ``pip install``) on PATH, and the
   environment a reader's ``.env`` would give: the fake API's URL and credentials, a short
-  ``start_date``, fast polling, and target-postgres at 127.0.0.1:5432 in a schema of the test's own.
+  ``start_date``, fast polling, and target-postgres on the tests' PostgreSQL (tests/e2e/postgres.py)
+  in a schema of the test's own.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from pathlib import Path
 import pytest
 
 from fake_backstory import FakeBackstory, FakeConfig
+from local_postgres import Connection
 from tests.doc_blocks import Block, documents, sh_blocks
-from tests.e2e.test_meltano import REPO, clean_environment, unavailable, yesterday
-from tests.e2e.test_resume_in_a_user_project import meltano_bin, psql
+from tests.e2e.postgres import psql, target_env
+from tests.e2e.test_meltano import REPO, clean_environment, yesterday
+from tests.e2e.test_resume_in_a_user_project import meltano_bin
 
 BLOCK_SECONDS = 300
 FROM_PARENT = {"docs/meltano.md"}  # its setup starts next to the clone
@@ -79,12 +82,10 @@ def copy_checkout(clone: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Workspace]:
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: Connection
+) -> t.Iterator[Workspace]:
     executable = meltano_bin()
-    try:
-        psql("select 1")
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
     home = tmp_path_factory.mktemp("reader")
     clone = home / "tap-backstory-contacts"
     copy_checkout(clone)
@@ -104,12 +105,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Workspace]
             "TAP_BACKSTORY_CONTACTS_START_DATE": (yesterday() - timedelta(days=6)).isoformat(),
             "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
             "TAP_BACKSTORY_CONTACTS_POLL_MAX_INTERVAL_SECONDS": "1",
-            "TARGET_POSTGRES_HOST": "127.0.0.1",
-            "TARGET_POSTGRES_PORT": "5432",
-            "TARGET_POSTGRES_USER": "postgres",
-            "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
-            "TARGET_POSTGRES_DATABASE": "test",
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+            **target_env(schema),
         }
         yield Workspace(home=home, clone=clone, env=env)
     psql(f"drop schema if exists {schema} cascade")

@@ -1,21 +1,19 @@
 """End to end: `meltano run` of the tap against the fake API into target-jsonl and target-postgres.
 
 Meltano runs from MELTANO_BIN (``make test`` sets it) on a temporary copy of meltano.yml whose
-plugins are installed once per session. Without meltano or PostgreSQL these tests are skipped, or
-fail under CI=true, where everything must run.
+plugins are installed once per session. PostgreSQL is the configured server or an embedded one
+(tests/e2e/postgres.py). Without meltano these tests are skipped, or fail under CI=true, where
+everything must run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
 import typing as t
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +21,11 @@ import pytest
 import yaml
 
 from fake_backstory import FakeBackstory
+from local_postgres import Connection
+from tests.e2e.postgres import postgres_env, psql, row_counts
+
+# Kept importable from here for tests that import them from this module.
+__all__ = ["postgres_env", "psql", "row_counts"]
 
 REPO = Path(__file__).resolve().parents[2]
 TAP = "tap-backstory-contacts"
@@ -33,7 +36,6 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_CONFIG = {"poll_interval_seconds": 0.05, "poll_max_interval_seconds": 0.2, "window_days": 7}
 # Variables of the developer's shell that would change what the copied project does.
 FOREIGN_PREFIXES = ("TAP_BACKSTORY_CONTACTS_", "TARGET_JSONL_", "TARGET_POSTGRES_", "MELTANO_")
-PSQL = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-tA"]
 # What `make demo` and docs/batch-files.md use for target-jsonl, which cannot read BATCH.
 RECORDS_ONLY = '{"enabled": false}'
 
@@ -161,57 +163,6 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.fixture
-def postgres() -> None:
-    """PostgreSQL at 127.0.0.1:5432, or a skip (a failure under CI=true)."""
-    if shutil.which("psql") is None:
-        unavailable("psql is not installed")
-    try:
-        psql("select 1")
-    except subprocess.CalledProcessError as exc:
-        unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc.stderr.strip()}")
-
-
-@pytest.fixture
-def postgres_schema(postgres: None) -> Iterator[str]:
-    """A schema name unique to this test, dropped afterwards."""
-    schema = f"backstory_e2e_{uuid.uuid4().hex[:10]}"
-    yield schema
-    psql(f"drop schema if exists {schema} cascade")
-
-
-def psql(sql: str) -> str:
-    """Run one statement as postgres on database test; return its unaligned output."""
-    done = subprocess.run(
-        [shutil.which("psql") or "psql", *PSQL, "-c", sql],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-        env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
-    )
-    return done.stdout.strip()
-
-
-def row_counts(table: str) -> tuple[int, int]:
-    """Rows and distinct contact keys in ``table``."""
-    query = f"select count(*), count(distinct contact_key) from {table}"  # noqa: S608 - our table
-    rows, keys = psql(query).split("|")
-    return int(rows), int(keys)
-
-
-def postgres_env(
-    api: FakeBackstory, tmp_path: Path, start: date, end: date, schema: str
-) -> dict[str, str]:
-    """``tap_env`` plus the target's schema and password."""
-    return {
-        **tap_env(api, tmp_path, start, end),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-        # target-postgres 0.8.1 requires a password even where the server trusts local clients.
-        "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
-    }
-
-
 def test_shipped_pipeline_loads_batch_files_once_and_updates_re_extracted_rows(
     meltano: Meltano, api: FakeBackstory, postgres_schema: str, tmp_path: Path
 ) -> None:
@@ -290,8 +241,9 @@ def test_postgres_second_run_is_incremental(
     assert meltano.bookmark(state_id, env) == new_day.isoformat()
 
 
-@pytest.mark.usefixtures("postgres")
-def test_quick_pipeline_benchmark_runs_on_the_installed_project(meltano: Meltano) -> None:
+def test_quick_pipeline_benchmark_runs_on_the_installed_project(
+    meltano: Meltano, postgres: Connection
+) -> None:
     """`make bench`'s end-to-end case still runs (its figures are judged there, not here)."""
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--only", "pipeline-postgres"],
@@ -300,6 +252,7 @@ def test_quick_pipeline_benchmark_runs_on_the_installed_project(meltano: Meltano
             **os.environ,
             "BENCH_MELTANO_PROJECT": str(meltano.root),
             "MELTANO_BIN": meltano.executable,
+            **postgres.libpq_env(),
         },
         capture_output=True,
         text=True,

@@ -18,15 +18,15 @@ import signal
 import sqlite3
 import subprocess
 import time
-import typing as t
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from fake_backstory import FakeBackstory, FakeConfig
+from local_postgres import Connection
 from tests.doc_blocks import section_blocks
+from tests.e2e.postgres import psql, target_env
 from tests.e2e.test_meltano import REPO, STREAM, TAP, clean_environment, unavailable, yesterday
 
 DRAIN_SECONDS = 3
@@ -42,7 +42,6 @@ target_base.Target._MAX_RECORD_AGE_IN_MINUTES = seconds / 60
 """
 WINDOW_DAYS = 14  # the tap's default window_days
 WINDOWS = 10
-PSQL = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-tA"]
 
 
 def meltano_bin() -> str:
@@ -52,27 +51,10 @@ def meltano_bin() -> str:
     return executable
 
 
-def psql(sql: str) -> str:
-    """One statement as postgres on database test; its unaligned output."""
-    done = subprocess.run(
-        [shutil.which("psql") or "psql", *PSQL, "-c", sql],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-        env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
-    )
-    return done.stdout.strip()
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, postgres_server: Connection) -> Path:
     """A project made by docs/meltano.md's setup block, run as a user would run it."""
     executable = meltano_bin()
-    try:
-        psql("select 1")
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        unavailable(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
     home = tmp_path_factory.mktemp("user")
     (home / "tap-backstory-contacts").symlink_to(REPO)  # "where you cloned this repository"
     block = section_blocks(REPO / "docs" / "meltano.md", "Set up a project")[0]
@@ -98,10 +80,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def schema() -> t.Iterator[str]:
-    name = f"backstory_resume_{uuid.uuid4().hex[:10]}"
-    yield name
-    psql(f"drop schema if exists {name} cascade")
+def schema(postgres_schema: str) -> str:
+    """The target's schema for one test (dropped afterwards)."""
+    return postgres_schema
 
 
 def saved_bookmark(database: Path, state_id: str) -> str | None:
@@ -173,12 +154,7 @@ def test_a_stopped_backfill_resumes_from_the_last_forwarded_window(
             "TAP_BACKSTORY_CONTACTS_MAX_CONCURRENT_JOBS": "1",
             "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
             "TAP_BACKSTORY_CONTACTS_POLL_MAX_INTERVAL_SECONDS": "1",
-            "TARGET_POSTGRES_HOST": "127.0.0.1",
-            "TARGET_POSTGRES_PORT": "5432",
-            "TARGET_POSTGRES_USER": "postgres",
-            "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
-            "TARGET_POSTGRES_DATABASE": "test",
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+            **target_env(schema),
             "BACKSTORY_E2E_DRAIN_SECONDS": str(DRAIN_SECONDS),
         }
         run = [meltano_bin(), "run", TAP, "target-postgres"]
@@ -248,12 +224,7 @@ def user_env(api: FakeBackstory, tmp_path: Path, schema: str, **settings: str) -
         "TAP_BACKSTORY_CONTACTS_CLIENT_ID": api.config.client_id,
         "TAP_BACKSTORY_CONTACTS_CLIENT_SECRET": api.config.client_secret,
         "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
-        "TARGET_POSTGRES_HOST": "127.0.0.1",
-        "TARGET_POSTGRES_PORT": "5432",
-        "TARGET_POSTGRES_USER": "postgres",
-        "TARGET_POSTGRES_PASSWORD": os.environ.get("PGPASSWORD", "postgres"),
-        "TARGET_POSTGRES_DATABASE": "test",
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        **target_env(schema),
         **{f"TAP_BACKSTORY_CONTACTS_{name.upper()}": value for name, value in settings.items()},
     }
 
