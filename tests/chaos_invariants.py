@@ -169,7 +169,7 @@ def bearer_only(outcome: ChaosOutcome, run: RunResult) -> list[str]:
 
 def no_secret(outcome: ChaosOutcome) -> list[str]:
     """Neither client_secret nor a bearer token in stdout or stderr, nor anywhere but the
-    API (the sink stands for proxies and redirect targets)."""
+    API (a redirect target, a proxy); and no plain-http loopback call through a proxy."""
     secrets = {"client_secret": outcome.api.config.client_secret, "netrc": NETRC_PASSWORD}
     secrets.update({f"token {i + 1}": tok for i, tok in enumerate(outcome.api.tokens)})
     found = []
@@ -181,11 +181,11 @@ def no_secret(outcome: ChaosOutcome) -> list[str]:
             found += [
                 f"run {index + 1}: {name} in {what}" for name, s in secrets.items() if s in text
             ]
-    seen_elsewhere = b"".join(outcome.sink.received).decode("latin-1")
+    seen_elsewhere = b"".join(outcome.sink.received + outcome.proxy.received).decode("latin-1")
     found += [
         f"{name} sent to a non-API listener" for name, s in secrets.items() if s in seen_elsewhere
     ]
-    if "proxy_env" in outcome.scenario.env and outcome.sink.received:
+    if outcome.proxy.received:
         found.append("a plain-http loopback API call went through HTTP_PROXY")
     return found
 

@@ -109,7 +109,10 @@ class ChaosOutcome:
 
     scenario: Scenario
     api: FakeBackstory
+    #: Where redirects point (another origin).
     sink: Sink
+    #: What HTTP_PROXY and friends name.
+    proxy: Sink
     end_date: str
     runs: list[RunResult] = field(default_factory=list)
 
@@ -139,7 +142,7 @@ def tap_config(api: FakeBackstory, scenario: Scenario) -> dict[str, t.Any]:
     return config
 
 
-def _environment(folder: Path, scenario: Scenario | None, sink: Sink) -> dict[str, str]:
+def _environment(folder: Path, scenario: Scenario | None, proxy: Sink) -> dict[str, str]:
     """The tap's environment: nothing of the caller's proxies, netrc or tap settings; a
     TMPDIR of its own (checked empty after exit) and the scenario's hostile variables."""
     env = {k: v for k, v in os.environ.items() if not k.lower().startswith(_ENV_DROPPED)}
@@ -152,7 +155,7 @@ def _environment(folder: Path, scenario: Scenario | None, sink: Sink) -> dict[st
     hostile = scenario.env if scenario is not None else ()
     if "proxy_env" in hostile:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-            env[name] = sink.url
+            env[name] = proxy.url
     if "netrc" in hostile:
         netrc = home / ".netrc"
         netrc.write_text(f"machine 127.0.0.1 login chaos password {NETRC_PASSWORD}\n")
@@ -165,7 +168,7 @@ def _environment(folder: Path, scenario: Scenario | None, sink: Sink) -> dict[st
 @contextlib.contextmanager
 def scenario_run(scenario: Scenario) -> t.Iterator[ChaosOutcome]:
     """Run the scenario (and its clean rerun when ``resume``) in a folder of its own; the
-    fake API and the sink stop when the block ends."""
+    fake API and the listeners stop when the block ends."""
     fake = FakeConfig(contacts_per_day=4, fragment_size=5)
     for name, value in scenario.fake:
         setattr(fake, name, value)
@@ -173,21 +176,22 @@ def scenario_run(scenario: Scenario) -> t.Iterator[ChaosOutcome]:
         tempfile.TemporaryDirectory(prefix="chaos-") as name,
         FakeBackstory(fake) as api,
         contextlib.closing(Sink()) as sink,
+        contextlib.closing(Sink()) as proxy,
     ):
         folder = Path(name)
-        outcome = ChaosOutcome(scenario, api, sink, end_date(scenario))
+        outcome = ChaosOutcome(scenario, api, sink, proxy, end_date(scenario))
         for spec in scenario.faults:
             opts = {k: (sink.url + "/elsewhere" if v == "SINK" else v) for k, v in spec.opts}
             api.faults.add(spec.endpoint, spec.kind, times=spec.times, after=spec.after, **opts)
         config = tap_config(api, scenario)
-        env = _environment(folder, scenario, sink)
+        env = _environment(folder, scenario, proxy)
         first = run_tap(api, folder, config, None, scenario.signal, env)
         outcome.runs.append(first)
         if scenario.resume and not _finished(first, outcome.end_date):
             api.faults.clear()
             api.config.fail_jobs = api.config.cancel_jobs = 0
             api.config.enforce_job_limits = False  # the killed run's jobs would hold the slots
-            env = _environment(folder, None, sink)
+            env = _environment(folder, None, proxy)
             outcome.runs.append(run_tap(api, folder, config, first.last_state(), None, env))
         yield outcome
 
@@ -290,7 +294,8 @@ def _watch(
         if current != count:
             count, last_request = current, now
         if spec is not None and signalled is None:
-            stuck = not may_read.is_set() and now - last_request > 2.0
+            # A stalled target may block the tap before the drawn request: signal it anyway.
+            stuck = not may_read.is_set() and current > seen and now - last_request > 2.0
             if due is None and (current - seen >= spec.after_requests or stuck):
                 due = now + spec.delay
             if due is not None and now >= due:

@@ -56,6 +56,12 @@ REPRODUCERS: dict[str, Scenario] = {
         faults=(FaultSpec("token", "patch_json", opts=(("fields", {"access_token": None}),)),),
     ),
     "proxy_env": Scenario(days=1, env=("proxy_env",)),
+    "signal_full_pipe": Scenario(  # SIGTERM once the download is in, stdout full (~64 KiB)
+        days=4,
+        fake=(("contacts_per_day", 60), ("fragment_size", 400)),
+        tap=(("window_days", 4),),
+        signal=SignalSpec(signum=15, after_requests=6, delay=0.3, stalled_target=True),
+    ),
     "netrc": Scenario(days=1, env=("netrc",)),
 }
 
@@ -84,3 +90,19 @@ def test_sigterm_as_downloads_start_ends_the_run_promptly() -> None:
     )
     for _ in range(3):
         assert_sound(scenario)
+
+
+def test_a_redirected_create_under_a_proxy_setting_leaks_nothing() -> None:
+    # Found by the soak, a false alarm of the harness itself: the create POST followed a 307
+    # to another origin (without the token), and the listener standing for that origin was
+    # also the proxy, so the call looked proxied. Redirect target and proxy are now apart.
+    scenario = Scenario(
+        days=1,
+        faults=(
+            FaultSpec("token", "429", opts=(("retry_after", 0),)),
+            FaultSpec("create", "redirect", opts=(("location", "SINK"),)),
+        ),
+        env=("proxy_env",),
+    )
+    run = assert_sound(scenario)[0]
+    assert run.returncode == 1
