@@ -13,8 +13,9 @@ Where the blocks run, as a reader would run them:
   ``cd``), each with BLOCK_SECONDS to finish;
 - with ``meltano`` and a virtualenv of its own (for ``pip install``) on PATH, and the
   environment a reader's ``.env`` would give: the fake API's URL and credentials, a short
-  ``start_date``, fast polling, and target-postgres on the tests' PostgreSQL (tests/e2e/postgres.py)
-  in a schema of the test's own.
+  ``start_date``, fast polling, and target-postgres on the tests' PostgreSQL
+  (tests/e2e/postgres.py), loading into the schema the docs configure (README's block reads it
+  back from backstory_dev).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import pytest
 from fake_backstory import FakeBackstory, FakeConfig
 from local_postgres import Connection
 from tests.doc_blocks import Block, documents, sh_blocks
-from tests.e2e.postgres import psql, target_env
+from tests.e2e.postgres import target_env
 from tests.e2e.test_meltano import REPO, clean_environment, yesterday
 from tests.e2e.test_resume_in_a_user_project import meltano_bin
 
@@ -91,7 +92,6 @@ def workspace(
     copy_checkout(clone)
     python_env = home / "python"
     subprocess.run([sys.executable, "-m", "venv", str(python_env)], check=True, timeout=120)
-    schema = f"backstory_docs_{uuid.uuid4().hex[:10]}"
     config = FakeConfig(contacts_per_day=2, polls_queued=0, polls_running=0)
     with FakeBackstory(config) as api:
         api.config.data_last_day = yesterday().isoformat()
@@ -105,10 +105,10 @@ def workspace(
             "TAP_BACKSTORY_CONTACTS_START_DATE": (yesterday() - timedelta(days=6)).isoformat(),
             "TAP_BACKSTORY_CONTACTS_POLL_INTERVAL_SECONDS": "1",
             "TAP_BACKSTORY_CONTACTS_POLL_MAX_INTERVAL_SECONDS": "1",
-            **target_env(schema),
+            # The server only: the schema is what the docs' own configuration says.
+            **target_env(),
         }
         yield Workspace(home=home, clone=clone, env=env)
-    psql(f"drop schema if exists {schema} cascade")
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
