@@ -67,9 +67,6 @@ KINDS = {
 #: schema's nested properties, after the whole object: Meltano then maps each part to its own
 #: variable (TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT) and lists it in `meltano config`.
 DECLARED_PART_BY_PART: tuple[str, ...] = ("batch_config",)
-#: Per-setting changes to what the schema gives (dotted names for parts): any Meltano setting
-#: field, e.g. "kind", "value" (the default), "description"; merged over the generated one.
-SETTING_OVERRIDES: dict[str, dict[str, t.Any]] = {}
 # Values shown in .env.example for settings that have no default.
 EXAMPLES = {
     "client_id": "your-object-api-key",
@@ -80,6 +77,23 @@ EXAMPLES = {
     "state": "New York",
     # meltano.yml ships BATCH files; this turns them off, e.g. for target-jsonl.
     "batch_config": "'" + json.dumps({"enabled": False}, separators=(",", ":")) + "'",
+}
+# Meltano defaults of batch_config's parts, each a setting of its own (so that e.g.
+# TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT works). The tap has none: it refuses a partial
+# batch_config. BATCH is off until batch_config.enabled is set (not every loader reads BATCH).
+PART_DEFAULTS = {
+    "batch_config.enabled": False,
+    "batch_config.encoding.format": "jsonl",
+    "batch_config.encoding.compression": "gzip",
+    "batch_config.storage.root": "file://${MELTANO_PROJECT_ROOT}/.meltano/batches/"
+    "tap-backstory-contacts",
+    "batch_config.storage.prefix": "batch-",
+    "batch_config.batch_size": 20000,
+}
+#: Per-setting changes to what the schema gives (dotted names for parts): any Meltano setting
+#: field, e.g. "kind", "value" (the default), "description"; merged over the generated one.
+SETTING_OVERRIDES: dict[str, dict[str, t.Any]] = {
+    name: {"value": value} for name, value in PART_DEFAULTS.items()
 }
 TEST_COMMAND = {
     "test": {
@@ -105,11 +119,9 @@ def setting_kind(prop: t.Mapping[str, t.Any]) -> str:
     """The Meltano setting kind for one property of the settings schema."""
     if "enum" in prop:
         return "options"
-    if prop.get("format") == "date":
-        return "date_iso8601"
     declared = prop["type"]
     types = [declared] if isinstance(declared, str) else declared
-    (json_type,) = (name for name in types if name != "null")
+    json_type = next(name for name in types if name != "null")  # the first: e.g. boolean
     return KINDS[json_type]
 
 

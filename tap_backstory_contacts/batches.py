@@ -27,21 +27,93 @@ from urllib.request import url2pathname
 
 import fsspec  # type: ignore[import-untyped]
 import orjson
+from singer_sdk import typing as th
+from singer_sdk.helpers._batch import BatchConfig
 
 from tap_backstory_contacts import logger
-from tap_backstory_contacts.environment import SETTING_FALSE_WORDS
+from tap_backstory_contacts.environment import SETTING_FALSE_WORDS, SETTING_TRUE_WORDS
 from tap_backstory_contacts.errors import NO_ROOM, DiskSpaceError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from singer_sdk.helpers._batch import BatchConfig, StorageTarget
+    from singer_sdk.helpers._batch import StorageTarget
 
 WRITE_BYTES = 1 << 20
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 SUFFIX = ".json.gz"
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+#: The tap's ``batch_config`` setting: the SDK's, plus ``enabled`` and ``batch_size``, each
+#: described (Meltano declares every part as a setting of its own, e.g. for environment
+#: variables such as TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT).
+SCHEMA = th.Property(
+    "batch_config",
+    th.ObjectType(
+        th.Property(
+            "enabled",
+            # A string too: "false" from a JSON value written by hand.
+            th.CustomType({"type": ["boolean", "string"]}),
+            title="Batch Enabled",
+            description="Send the records as BATCH messages (gzip JSON Lines files, read by "
+            "target-postgres) instead of RECORD messages. A batch_config without it is on; "
+            "false turns it off whatever the other parts say (for target-jsonl).",
+        ),
+        th.Property(
+            "encoding",
+            th.ObjectType(
+                th.Property(
+                    "format",
+                    th.StringType(),
+                    allowed_values=["jsonl", "parquet"],
+                    title="Batch Encoding Format",
+                    description="Format of the BATCH files: jsonl (written by the tap, "
+                    "owner-only, removed by the next run) or parquet (the SDK's writer).",
+                ),
+                th.Property(
+                    "compression",
+                    th.StringType(),
+                    allowed_values=["gzip", "none"],
+                    title="Batch Compression",
+                    description="Compression of the BATCH files: gzip or none.",
+                ),
+            ),
+            title="Batch Encoding",
+            description="Format and compression of the BATCH files.",
+        ),
+        th.Property(
+            "storage",
+            th.ObjectType(
+                th.Property(
+                    "root",
+                    th.StringType(),
+                    title="Batch Storage Root",
+                    description="Where the BATCH files are written: a file:// URL or a path "
+                    "(or s3://, gs://, ... through fsspec). The loader must see it too.",
+                ),
+                th.Property(
+                    "prefix",
+                    th.StringType(),
+                    title="Batch File Prefix",
+                    description="Prefix of the BATCH file names.",
+                ),
+            ),
+            title="Batch Storage",
+            description="Where the BATCH files go.",
+        ),
+        th.Property(
+            "batch_size",
+            th.IntegerType(minimum=1),
+            title="Batch Size",
+            description="Records a BATCH file holds at most; a file also closes at each "
+            "window's end, so that the state can advance.",
+        ),
+    ),
+    title="Batch Configuration",
+    description="BATCH messages: all of encoding (format, compression), storage.root and "
+    "batch_size, or enabled false. See docs/batch-files.md.",
+)
 
 
 def enabled(raw: t.Any) -> t.TypeGuard[t.Mapping[str, t.Any]]:
@@ -58,6 +130,45 @@ def enabled(raw: t.Any) -> t.TypeGuard[t.Mapping[str, t.Any]]:
     return str(switch).lower() not in SETTING_FALSE_WORDS
 
 
+def config_errors(raw: t.Any) -> list[str]:
+    """Why ``raw`` (the ``batch_config`` setting) cannot be used, if it asks for BATCH."""
+    if raw is None or not isinstance(raw, t.Mapping):
+        return []  # not an object: the schema says so
+    switch = raw.get("enabled")
+    if isinstance(switch, str) and switch.lower() not in SETTING_TRUE_WORDS | SETTING_FALSE_WORDS:
+        return [f"batch_config: enabled {switch!r} is neither true nor false"]
+    if not enabled(raw):
+        return []
+    parts = without_switch(raw)
+    encoding, storage = parts.get("encoding"), parts.get("storage")
+    missing = [
+        name
+        for name, value in (
+            ("encoding.format", encoding.get("format") if isinstance(encoding, dict) else None),
+            (
+                "encoding.compression",
+                encoding.get("compression") if isinstance(encoding, dict) else None,
+            ),
+            ("storage.root", storage.get("root") if isinstance(storage, dict) else None),
+            ("batch_size", parts.get("batch_size")),
+        )
+        if value in (None, "")
+    ]
+    if missing:
+        return [
+            f"batch_config: {', '.join(missing)} missing: BATCH messages need all of "
+            "encoding.format, encoding.compression, storage.root and batch_size (e.g. "
+            '{"encoding": {"format": "jsonl", "compression": "gzip"}, "storage": {"root": '
+            '"file:///var/lib/backstory/batches"}, "batch_size": 20000}); or turn BATCH off '
+            'with {"enabled": false}'
+        ]
+    try:
+        BatchConfig.from_dict(parts)
+    except (TypeError, ValueError, KeyError) as exc:
+        return [f"batch_config: not usable ({type(exc).__name__}: {exc})"]
+    return []
+
+
 def without_switch(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """``raw`` without the tap's own ``enabled`` key, for the SDK's BatchConfig."""
     return {key: value for key, value in raw.items() if key != "enabled"}
@@ -70,7 +181,7 @@ def can_write(batch_config: BatchConfig) -> bool:
 
 
 def file_pattern(storage: StorageTarget, name: str) -> re.Pattern[str]:
-    """Names of the files ``write_batches`` writes for ``name`` under this storage prefix."""
+    """Names of the files ``BatchFiles`` writes for ``name`` under this storage prefix."""
     stem = re.escape(f"{storage.prefix or ''}{name}")
     return re.compile(rf"{stem}-{_UUID}-[1-9][0-9]*{re.escape(SUFFIX)}")
 
@@ -134,38 +245,84 @@ def private_directory(directory: Path) -> None:
         )
 
 
-def write_batches(
-    records: Iterator[dict[str, t.Any]], batch_config: BatchConfig, name: str
-) -> Iterator[list[str]]:
-    """Write ``records`` into files of at most ``batch_size`` records; yield each manifest.
+class BatchFiles:
+    """Writes records into files of at most ``batch_size`` records, one file at a time.
 
-    Files of earlier runs under the same root and name are removed before the first is written.
+    A file is closed when it is full (``add`` returns its manifest) or when ``close`` is
+    called, e.g. at a window's end, so that its BATCH message, and the STATE after it, need
+    not wait for the file to fill. Files of earlier runs under the same root and name are
+    removed when this is created.
     """
-    storage = batch_config.storage
-    remove_earlier_files(storage, name)
-    directory = local_directory(storage)
-    if directory is not None:
-        private_directory(directory)
-    sync_id = f"{storage.prefix or ''}{name}-{uuid.uuid4()}"
-    for number in itertools.count(1):
-        first = next(records, None)
-        if first is None:
-            return
-        filename = f"{sync_id}-{number}{SUFFIX}"
-        with _named_when_full(storage):
-            if directory is None:
-                fs, root = _remote(storage)
-                fs.makedirs(root, exist_ok=True)
-                with fs.open(f"{root}/{filename}", "wb") as raw:
-                    _write_file(raw, first, records, batch_config.batch_size)
-                manifest = [fs.unstrip_protocol(f"{root}/{filename}")]
-            else:
-                path = directory / filename
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-                with open(descriptor, "wb") as raw:
-                    _write_file(raw, first, records, batch_config.batch_size)
-                manifest = [path.as_uri()]
-        yield manifest
+
+    def __init__(self, batch_config: BatchConfig, name: str) -> None:
+        self.encoding = batch_config.encoding
+        self._storage = storage = batch_config.storage
+        self._size = batch_config.batch_size
+        remove_earlier_files(storage, name)
+        self._directory = local_directory(storage)
+        if self._directory is not None:
+            private_directory(self._directory)
+        self._sync_id = f"{storage.prefix or ''}{name}-{uuid.uuid4()}"
+        self._numbers = itertools.count(1)
+        self._raw: t.IO[bytes] | None = None
+        self._out: gzip.GzipFile | None = None
+        self._url = ""
+        self._count = 0
+        self._pending = bytearray()
+
+    def add(self, record: dict[str, t.Any]) -> list[str] | None:
+        """Write ``record``; the manifest of the file it filled, if it did."""
+        if self._out is None:
+            with _named_when_full(self._storage):
+                self._open()
+        self._pending += orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        self._count += 1
+        if len(self._pending) >= WRITE_BYTES:
+            with _named_when_full(self._storage):
+                self._write()
+        if self._count >= self._size:
+            return self.close()
+        return None
+
+    def close(self) -> list[str] | None:
+        """Close the file being written; its manifest, or None if no file is open."""
+        if self._out is None or self._raw is None:
+            return None
+        with _named_when_full(self._storage):
+            self._write()
+            self._out.close()
+            self._raw.close()
+        self._out = self._raw = None
+        self._count = 0
+        return [self._url]
+
+    def discard(self) -> None:
+        """Close the open file unannounced (the sync failed): the next run removes it."""
+        for handle in (self._out, self._raw):
+            if handle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    handle.close()
+        self._out = self._raw = None
+        self._pending.clear()
+
+    def _open(self) -> None:
+        filename = f"{self._sync_id}-{next(self._numbers)}{SUFFIX}"
+        if self._directory is None:
+            fs, root = _remote(self._storage)
+            fs.makedirs(root, exist_ok=True)
+            self._raw = fs.open(f"{root}/{filename}", "wb")
+            self._url = fs.unstrip_protocol(f"{root}/{filename}")
+        else:
+            path = self._directory / filename
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            self._raw = open(descriptor, "wb")  # noqa: SIM115 - closed by close()/discard()
+            self._url = path.as_uri()
+        self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
+
+    def _write(self) -> None:
+        if self._out is not None and self._pending:
+            self._out.write(self._pending)
+            self._pending.clear()
 
 
 @contextlib.contextmanager
@@ -187,16 +344,3 @@ def _named_when_full(storage: StorageTarget) -> Iterator[None]:
 def _remote(storage: StorageTarget) -> tuple[t.Any, str]:
     fs, root = fsspec.core.url_to_fs(storage.root, **storage.params)
     return fs, str(root).rstrip("/")
-
-
-def _write_file(
-    raw: t.IO[bytes], first: dict[str, t.Any], records: Iterator[dict[str, t.Any]], size: int
-) -> None:
-    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
-        pending = bytearray(orjson.dumps(first, option=orjson.OPT_APPEND_NEWLINE))
-        for record in itertools.islice(records, size - 1):
-            pending += orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-            if len(pending) >= WRITE_BYTES:
-                out.write(pending)
-                pending.clear()
-        out.write(pending)

@@ -17,8 +17,7 @@ PROBE_JOB_ID = "connection-test"
 def check_connection(config: t.Mapping[str, t.Any]) -> str:
     """Fetch a token and make one authorised call; return what was verified.
 
-    Only the connection settings are read: under ``meltano test`` the date settings arrive
-    unconverted ('90 days ago'), and the check does not need them.
+    Only the connection settings are read: the check needs nothing else.
     """
     client = BackstoryClient(
         api_url=config["api_url"],

@@ -54,7 +54,39 @@ def env_config(
         name = env_var_name(prefix, setting)
         if name in environ:
             config[setting] = typed_value(environ[name], _types(definition))
+        if "properties" in definition:
+            # Parts of an object setting, as Meltano names them: e.g. batch_config.storage.root
+            # is TAP_BACKSTORY_CONTACTS_BATCH_CONFIG_STORAGE_ROOT; they win over the whole.
+            # Meltano also puts them in the whole's JSON under dotted keys ("storage.root").
+            whole = config.get(setting)
+            whole = _undotted(whole) if isinstance(whole, dict) else whole
+            parts = env_config(definition, name + "_", environ)
+            if parts:
+                whole = _merged(whole if isinstance(whole, dict) else {}, parts)
+            if whole is not None or name in environ:
+                config[setting] = whole
     return config
+
+
+def _undotted(value: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``value`` with dotted keys ("storage.root") made nested; they win over nested ones."""
+    plain = {key: item for key, item in value.items() if "." not in key}
+    for key, item in value.items():
+        if "." in key:
+            head, _, rest = key.partition(".")
+            inner = plain.get(head)
+            plain[head] = _merged(inner if isinstance(inner, dict) else {}, _undotted({rest: item}))
+    return plain
+
+
+def _merged(base: dict[str, t.Any], parts: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``base`` with ``parts`` laid over it, object by object."""
+    merged = dict(base)
+    for key, value in parts.items():
+        inner = merged.get(key)
+        both = isinstance(value, dict) and isinstance(inner, dict)
+        merged[key] = _merged(t.cast("dict[str, t.Any]", inner), value) if both else value
+    return merged
 
 
 def typed_value(text: str, types: set[str]) -> t.Any:

@@ -70,7 +70,7 @@ class ContactsExport:
             for window, job in plan:
                 progress.window_started()
                 done_by, count = yield from self._window_records(job, downloader, reader)
-                self._checkpoints.vouch(functools.partial(self._finish, done_by, window))
+                self._checkpoints.window_end(functools.partial(self._finish, done_by, window))
                 progress.window_done(window, count, plan.remaining)
         progress.finished()
 

@@ -80,7 +80,18 @@ PINS: tuple[Pin, ...] = (
         "(self, context: 'types.Context | None' = None, *, write_messages: 'bool' = True) "
         "-> 't.Generator[dict, t.Any, t.Any]'",
     ),
-    Pin("singer_sdk.helpers._batch", "BatchConfig", "batches.py, streams.py (types)"),
+    Pin(
+        "singer_sdk.streams.core:Stream",
+        "_write_batch_message",
+        "streams.EnrichedContactsStream._close_batch_file: the BATCH message of a file closed "
+        "at a window's end, as the SDK writes it after each file get_batches yields",
+        "(self, encoding: 'BaseBatchFileEncoding', manifest: 'list[str]') -> 'None'",
+    ),
+    Pin(
+        "singer_sdk.helpers._batch",
+        "BatchConfig",
+        "batches.py (BatchFiles; config_errors builds one to check batch_config), streams.py",
+    ),
     Pin("singer_sdk.helpers._batch", "StorageTarget", "batches.py (types)"),
     Pin("singer_sdk.helpers._batch", "BaseBatchFileEncoding", "streams.py (types)"),
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
-import re
 import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
+from tap_backstory_contacts import batches
 from tap_backstory_contacts.api_url import api_url_problem
+from tap_backstory_contacts.dates import DATE_FORMS, parse_setting_date
 from tap_backstory_contacts.jobs.model import MAX_RUNNING_JOBS
 from tap_backstory_contacts.limits import DEFAULT_MAX_SPOOL_BYTES
 from tap_backstory_contacts.retry import RetryPolicy
@@ -41,18 +42,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="API URL",
         description="Base URL of the Backstory API. Change it only for a proxy or a test server.",
     ),
+    # Strings, not `format: date`: the tap parses them itself (dates.parse_setting_date),
+    # relative forms included, so that Meltano declares them `string` and passes them as
+    # written instead of rewriting typos with its lenient date parser.
     th.Property(
         "start_date",
-        th.DateType(),
+        th.StringType(),
         required=True,
         title="Start Date",
         description="First UTC day to extract on a first run, when no bookmark exists yet: "
-        "YYYY-MM-DD, or an ISO 8601 date-time (no zone means UTC; a zone converts to its "
-        "UTC day), so Meltano values such as '90 days ago' work.",
+        "YYYY-MM-DD; an ISO 8601 date-time (no zone means UTC; a zone converts to its UTC "
+        "day); or relative to today's UTC date: 'today', 'yesterday', 'N days ago'.",
     ),
     th.Property(
         "end_date",
-        th.DateType(),
+        th.StringType(),
         title="End Date",
         description="Last UTC day to extract, in the same forms as start_date. Default: "
         "yesterday, the last complete UTC day; later dates are capped to yesterday.",
@@ -187,35 +191,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Max Retry Seconds",
         description="Longest total time spent retrying one request.",
     ),
+    batches.SCHEMA,
     additional_properties=False,
 ).to_dict()
-
-
-# ISO 8601 date-times as Meltano (`date_iso8601` settings) and SDK taps write them:
-# date, 'T' or space, hh:mm[:ss[.fraction]], optional 'Z' or +hh:mm offset.
-_DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?",
-    re.IGNORECASE,
-)
-
-
-def parse_setting_date(value: str) -> datetime.date:
-    """The UTC day of a ``start_date``/``end_date`` setting: ``YYYY-MM-DD`` or an ISO 8601
-    date-time (no zone means UTC); raises ``ValueError`` for anything else."""
-    problem = ValueError(f"not a date or an ISO 8601 date-time: {value!r}")
-    if len(value) != 10 and not _DATE_TIME.fullmatch(value):
-        raise problem
-    # fromisoformat takes at most 6 fraction digits; finer ones cannot change the day.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", value).upper().replace("Z", "+00:00")
-    try:
-        if len(value) == 10:
-            return datetime.date.fromisoformat(value)
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise problem from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.UTC)
-    return moment.date()
 
 
 def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
@@ -229,10 +207,7 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         try:
             dates[name] = parse_setting_date(str(value))
         except ValueError:
-            errors.append(
-                f"{name}: {value!r} is not a date in YYYY-MM-DD form or an ISO 8601 "
-                "date-time (e.g. 2026-01-01 or 2026-01-01T00:00:00Z)"
-            )
+            errors.append(f"{name}: {value!r} is not {DATE_FORMS}")
     errors += [error for name, day in dates.items() if (error := date_range_error(name, day))]
     if "start_date" in dates and "end_date" in dates and dates["end_date"] < dates["start_date"]:
         errors.append(f"end_date: {dates['end_date']} is before start_date {dates['start_date']}")

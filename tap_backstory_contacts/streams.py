@@ -17,7 +17,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
 from tap_backstory_contacts import clock
-from tap_backstory_contacts.batches import can_write, enabled, without_switch, write_batches
+from tap_backstory_contacts.batches import BatchFiles, can_write, enabled, without_switch
 from tap_backstory_contacts.checkpoints import Checkpoints
 from tap_backstory_contacts.client import BackstoryClient
 from tap_backstory_contacts.errors import OutputError
@@ -50,6 +50,7 @@ class EnrichedContactsStream(Stream):
     # Records leave RecordShaper already exact to the schema, so the SDK's conformance
     # pass (over half of its per-record time) is skipped.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    _batch_files: BatchFiles | None = None  # the files of a sync in BATCH mode
 
     @override
     def apply_catalog(self, catalog: singer.Catalog) -> None:
@@ -81,7 +82,9 @@ class EnrichedContactsStream(Stream):
     def _checkpoints(self) -> Checkpoints:
         """When state changes may go out: one per stream, whichever method runs first."""
         batch_mode = self.get_batch_config(self.config) is not None
-        return Checkpoints(self._emit_state, batch_mode=batch_mode)
+        return Checkpoints(
+            self._emit_state, batch_mode=batch_mode, close_file=self._close_batch_file
+        )
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
@@ -123,21 +126,44 @@ class EnrichedContactsStream(Stream):
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """BATCH files written by ``batches.write_batches`` (faster, flat memory) when the
-        config asks for gzip JSON Lines; any other encoding goes to the SDK's batchers."""
+        """BATCH files written by ``batches.BatchFiles`` (faster, flat memory) when the
+        config asks for gzip JSON Lines; any other encoding goes to the SDK's batchers.
+
+        A file closes when full, here, or at a window's end (``_close_batch_file``)."""
         if can_write(batch_config):
             records = self._sync_records(context, write_messages=False)
-            name = f"{self.tap_name}--{self.name}"
-            for manifest in write_batches(records, batch_config, name):
-                yield batch_config.encoding, manifest
-                # The SDK has now written this file's BATCH message (and a STATE): the state
-                # changes for its records may go with the next STATE. Released any earlier,
-                # a STATE written on SIGTERM could claim records no BATCH message announced.
-                self._checkpoints.release()
+            self._batch_files = files = BatchFiles(batch_config, f"{self.tap_name}--{self.name}")
+            try:
+                for record in records:
+                    manifest = files.add(record)
+                    if manifest:
+                        yield files.encoding, manifest
+                        # The SDK has now written this file's BATCH message (and a STATE):
+                        # the state changes for its records may go with the next STATE.
+                        # Released any earlier, a STATE written on SIGTERM could claim
+                        # records no BATCH message announced.
+                        self._checkpoints.release()
+                manifest = files.close()
+                if manifest:
+                    yield files.encoding, manifest
+            finally:
+                files.discard()
+                self._batch_files = None
         else:
             # The SDK's batchers give no hook per file: state moves only at the end.
             yield from super().get_batches(batch_config, context)
         self._checkpoints.release()
+
+    def _close_batch_file(self) -> bool:
+        """At a window's end: close the BATCH file being written and send its BATCH message.
+        False when the SDK's batchers write the files (they have no such hook)."""
+        files = self._batch_files
+        if files is None:
+            return False
+        manifest = files.close()
+        if manifest:
+            self._write_batch_message(encoding=files.encoding, manifest=manifest)
+        return True
 
     @override
     def generate_child_contexts(

@@ -18,7 +18,7 @@ from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_backstory_contacts import PLUGIN_NAME, redaction
+from tap_backstory_contacts import PLUGIN_NAME, batches, redaction
 from tap_backstory_contacts.connection import check_connection
 from tap_backstory_contacts.environment import env_config, load_dotenv_file
 from tap_backstory_contacts.errors import TapBackstoryError
@@ -38,7 +38,15 @@ if t.TYPE_CHECKING:
 SECRET_SETTINGS = frozenset(
     name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret")
 )
-LOG_LEVEL_HINT = "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback"
+# Meltano hands the tap its own logging config, so the tap's variable has no effect there.
+LOG_LEVEL_HINT = (
+    "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback; under Meltano, run "
+    "`meltano --log-level=debug run ...` instead"
+)
+TEST_HELP = (
+    "Use --test to check the credentials and API access without creating an export job "
+    "(no record is synced). Use --test=schema to print the schema without syncing records."
+)
 
 
 class TapBackstoryContacts(Tap):
@@ -111,6 +119,16 @@ class TapBackstoryContacts(Tap):
         )
 
     @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--test`` described as what it does here."""
+        command = super().get_singer_command()
+        for param in command.params:
+            if isinstance(param, click.Option) and "--test" in param.opts:
+                param.help = TEST_HELP
+        return command
+
+    @override
     def discover_streams(self) -> list[Stream]:
         return [EnrichedContactsStream(self, shutdown=self.shutdown, flush=self.flush_output)]
 
@@ -155,20 +173,10 @@ class TapBackstoryContacts(Tap):
     @classmethod
     def _tap_from_environment(cls, config: dict[str, t.Any]) -> TapBackstoryContacts:
         """The tap for ``--test --config=ENV``, what Meltano's `test` command runs: a plugin
-        command gets the settings only as environment variables, all text.
-
-        Meltano passes date settings there as written ('90 days ago') and converts them only
-        for a run, so a date it would convert cannot be judged here: it draws a warning.
-        """
-        tap = cls(config=config, parse_env_config=True, validate_config=False)
-        errors = tap._validate_config(raise_errors=False)
-        for error in errors:
-            if error.startswith(("start_date: ", "end_date: ")):
-                cls.logger.warning("Not checked by --test with --config=ENV: %s", error)
-        errors = [e for e in errors if not e.startswith(("start_date: ", "end_date: "))]
-        if errors:
-            tap._raise_config_errors(errors)
-        return tap
+        command gets the settings only as environment variables, all text. Meltano passes the
+        date settings as written (they are `string` settings), so every setting is checked
+        here as in a run."""
+        return cls(config=config, parse_env_config=True, validate_config=True)
 
     @override
     @classmethod
@@ -215,6 +223,7 @@ def _config_errors(config: dict[str, t.Any], schema: dict[str, t.Any]) -> list[s
     validator = JSONSchemaValidator(schema)  # also fills in defaults, as the SDK's
     errors = [_describe(error) for error in validator.iter_errors(config)]
     errors += semantic_errors(config)
+    errors += batches.config_errors(config.get("batch_config"))
     return [redaction.redact(error) for error in errors]
 
 

@@ -92,12 +92,15 @@ def test_batch_files_hold_every_record_and_state_follows_them(
 def test_sigterm_in_batch_mode_never_bookmarks_records_not_yet_in_a_batch(
     api: FakeBackstory, tmp_path: Path
 ) -> None:
+    """A window's end closes its file (not only a full file): its BATCH message and then a
+    STATE with its bookmark go out at once; the next window's records, in no announced file,
+    are never bookmarked."""
     api.config.job_seconds = 1.0
     config = make_config(
         api,
         max_concurrent_jobs=1,
         poll_interval_seconds=0.05,
-        batch_config=_batch_config(tmp_path, 1000),  # one batch file at the very end
+        batch_config=_batch_config(tmp_path, 1000),  # never full: files close at window ends
     )
     command = cli_command(tmp_path, config, None)
     with subprocess.Popen(
@@ -110,9 +113,15 @@ def test_sigterm_in_batch_mode_never_bookmarks_records_not_yet_in_a_batch(
                 break
         stdout, _ = process.communicate(timeout=60)
     out = SyncOutput.parse(stdout)
-    assert not any(m["type"] == "BATCH" for m in out.messages)
-    assert out.states, "the SDK writes the state when stopped"
-    assert all(out.bookmark(s) is None for s in out.states)
+    (batch,) = (i for i, m in enumerate(out.messages) if m["type"] == "BATCH")
+    in_file = _read(out.messages[batch]["manifest"])
+    assert {r["export_end_date"] for r in in_file} == {"2026-01-05"}
+    assert len(in_file) == len(api.expected_records("2026-01-01", "2026-01-05")) > 0
+    bookmarks = [
+        (i, out.bookmark(m["value"])) for i, m in enumerate(out.messages) if m["type"] == "STATE"
+    ]
+    assert [b for i, b in bookmarks if i < batch] == [None] * sum(i < batch for i, _ in bookmarks)
+    assert out.bookmark() == "2026-01-05", "the STATE right after the window's BATCH message"
     emitted = [
         j["fragments_emitted"] for s in out.states for j in s["bookmarks"][STREAM].get("jobs", [])
     ]
@@ -127,8 +136,8 @@ def test_batch_files_and_the_directories_the_tap_creates_are_owner_only(
     out = sync(make_config(api, batch_config=_batch_config(root, 10)))
 
     files = _files(out)
-    assert len(files) == 5  # 50 records, 10 a file
-    assert [_mode(path) for path in files] == [0o600] * 5
+    assert len(files) == 6  # two windows of 25 records, each in files of 10, 10 and 5
+    assert [_mode(path) for path in files] == [0o600] * 6
     assert (_mode(root), _mode(root.parent)) == (0o700, 0o700)
     assert sorted(os.listdir(root)) == sorted(Path(path).name for path in files)
 
@@ -165,9 +174,9 @@ def test_a_run_removes_the_batch_files_of_earlier_runs_and_nothing_else(
     with caplog.at_level(logging.INFO):
         second = sync(config)
 
-    assert len(_files(first)) == 3
+    assert len(_files(first)) == 4  # two windows of 25 records, each in files of 20 and 5
     assert not any(os.path.exists(path) for path in _files(first))
-    assert "Removed 3 batch file(s) of earlier runs" in caplog.text
+    assert "Removed 4 batch file(s) of earlier runs" in caplog.text
     expected = {"notes.txt", *others, *(Path(path).name for path in _files(second))}
     assert set(os.listdir(root)) == expected
     assert len(_read(_urls(second))) == 50

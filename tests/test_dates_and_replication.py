@@ -1,5 +1,6 @@
-"""start_date/end_date forms (Meltano's date_iso8601 values), and the replication methods the
-tap honours: INCREMENTAL only, with a FULL_TABLE request warned about and run incrementally."""
+"""start_date/end_date forms (dates, ISO 8601 date-times, relative days), and the replication
+methods the tap honours: INCREMENTAL only, a FULL_TABLE request warned about and run
+incrementally."""
 
 from __future__ import annotations
 
@@ -46,7 +47,14 @@ def test_setting_dates_accept_dates_and_iso_date_times(value: str, day: datetime
 @pytest.mark.parametrize(
     "value",
     [
-        "90 days ago",
+        # Typos that Meltano's lenient `date_iso8601` parser would have turned into dates.
+        "2026-13-01",
+        "01-10-2026",
+        "Oct 1 2026",
+        "2026-W01-1",
+        "in 3 days",
+        "3 days",
+        "-3 days ago",
         "2026/08/29",
         "20260829",
         "2026-8-29",
@@ -59,12 +67,30 @@ def test_setting_dates_accept_dates_and_iso_date_times(value: str, day: datetime
     ],
 )
 def test_other_setting_values_are_one_error_naming_the_setting(value: str) -> None:
-    with pytest.raises(ValueError, match="not a date or an ISO 8601 date-time"):
+    with pytest.raises(ValueError, match="not a date, an ISO 8601 date-time or a relative date"):
         parse_setting_date(value)
     assert semantic_errors({"end_date": value}) == [
-        f"end_date: {value!r} is not a date in YYYY-MM-DD form or an ISO 8601 date-time "
-        "(e.g. 2026-01-01 or 2026-01-01T00:00:00Z)"
+        f"end_date: {value!r} is not a date in YYYY-MM-DD form, an ISO 8601 date-time or a "
+        "relative date (e.g. 2026-01-01, 2026-01-01T00:00:00Z, 30 days ago, yesterday, today)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "days_back"),
+    [
+        ("today", 0),
+        ("yesterday", 1),
+        ("Yesterday", 1),
+        ("0 days ago", 0),
+        ("1 day ago", 1),
+        ("30 days ago", 30),
+        (" 90  Days  Ago ", 90),
+    ],
+)
+def test_relative_setting_dates_count_back_from_todays_utc_date(value: str, days_back: int) -> None:
+    today = D(2026, 3, 1)
+    assert parse_setting_date(value, today=today) == today - datetime.timedelta(days=days_back)
+    assert semantic_errors({"start_date": value}) == []
 
 
 def test_state_dates_stay_strict() -> None:

@@ -67,7 +67,11 @@ def test_every_setting_can_be_set_from_the_environment(monkeypatch: pytest.Monke
     own = set(CONFIG_SCHEMA["properties"]) - SDK_SETTINGS
     assert set(SAMPLES) == own, "add a sample for each setting"
     set_env(monkeypatch, {name: text for name, (text, _) in SAMPLES.items()})
-    monkeypatch.setenv(PREFIX + "BATCH_CONFIG", '{"encoding": {"format": "jsonl"}}')
+    whole = '{"encoding": {"format": "jsonl", "compression": "gzip"}, "batch_size": 5}'
+    monkeypatch.setenv(PREFIX + "BATCH_CONFIG", whole)
+    # A part, as Meltano names batch_config.storage.root; parts win over the whole.
+    monkeypatch.setenv(PREFIX + "BATCH_CONFIG_STORAGE_ROOT", "file:///tmp/batches")
+    monkeypatch.setenv(PREFIX + "BATCH_CONFIG_BATCH_SIZE", "7")
     monkeypatch.setenv(PREFIX + "FLATTENING_ENABLED", "yes")
     monkeypatch.setenv(PREFIX + "FLATTENING_MAX_DEPTH", "2")
     config = TapBackstoryContacts(config={}, parse_env_config=True).config
@@ -75,7 +79,11 @@ def test_every_setting_can_be_set_from_the_environment(monkeypatch: pytest.Monke
         assert config[name] == value, name
         assert type(config[name]) is type(value), name
         assert config[name] != CONFIG_SCHEMA["properties"][name].get("default"), name
-    assert config["batch_config"] == {"encoding": {"format": "jsonl"}}
+    assert config["batch_config"] == {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": "file:///tmp/batches"},
+        "batch_size": 7,
+    }
     assert (config["flattening_enabled"], config["flattening_max_depth"]) == (True, 2)
 
 

@@ -12,7 +12,10 @@ import pytest
 
 from fake_backstory import FakeBackstory
 
-BATCH = '{"encoding": {"format": "jsonl", "compression": "gzip"}}'
+BATCH = (
+    '{"encoding": {"format": "jsonl", "compression": "gzip"}, "batch_size": 100, '
+    '"storage": {"root": "file:///tmp/unused-batches"}}'
+)
 
 
 def run_test_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -69,14 +72,16 @@ def test_env_connection_test_fails_with_one_clear_error(
     assert api.created_jobs() == []
 
 
-def test_env_connection_test_warns_about_dates_meltano_has_not_converted(
+def test_env_connection_test_accepts_a_relative_date_and_refuses_a_typo(
     api: FakeBackstory,
 ) -> None:
-    """Meltano exports `start_date: 90 days ago` to a plugin command as written."""
+    """Meltano passes the date settings (kind string) as written; the tap judges them."""
     done = run_test_command(meltano_env(api, TAP_BACKSTORY_CONTACTS_START_DATE="90 days ago"))
     assert done.returncode == 0, done.stderr
-    assert "Not checked by --test with --config=ENV: start_date: '90 days ago'" in done.stderr
     assert "Connection test passed" in done.stderr
+    done = run_test_command(meltano_env(api, TAP_BACKSTORY_CONTACTS_START_DATE="2026-13-01"))
+    assert done.returncode == 1
+    assert "start_date: '2026-13-01' is not a date in YYYY-MM-DD form" in done.stderr
     assert api.created_jobs() == []
 
 

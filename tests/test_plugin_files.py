@@ -179,23 +179,28 @@ def test_hub_definition_equals_about(about: dict[str, t.Any]) -> None:
         }
         assert {key: actual.get(key) for key in expected} == expected, setting["name"]
     kinds = {s["name"]: s["kind"] for s in hub["settings"]}
+    # Dates are strings the tap parses: Meltano's date_iso8601 would rewrite typos.
     assert (kinds["start_date"], kinds["output_format"], kinds["batch_config"]) == (
-        "date_iso8601",
+        "string",
         "options",
         "object",
     )
     parts = {s["name"]: s for s in hub["settings"] if s["name"].startswith("batch_config.")}
     assert list(parts) == [
+        "batch_config.enabled",
         "batch_config.encoding.format",
         "batch_config.encoding.compression",
         "batch_config.storage.root",
         "batch_config.storage.prefix",
+        "batch_config.batch_size",
     ], "batch_config is declared part by part, so each part has its own variable"
+    assert {name: part.get("value") for name, part in parts.items()} == (plugin_files.PART_DEFAULTS)
     assert [o["value"] for o in parts["batch_config.encoding.format"]["options"]] == [
         "jsonl",
         "parquet",
     ]
     assert parts["batch_config.storage.root"]["kind"] == "string"
+    assert parts["batch_config.batch_size"]["kind"] == "integer"
     assert hub["commands"]["test"]["args"] == "--config=ENV --test"
     assert hub["repo"].startswith("https://")
 

@@ -22,7 +22,10 @@ tempfile.tempdir = sys.argv.pop(1)
 from tap_backstory_contacts.tap import TapBackstoryContacts
 TapBackstoryContacts.cli()
 """
-HINT = "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback"
+HINT = (
+    "set TAP_BACKSTORY_CONTACTS_LOGLEVEL=DEBUG to see the traceback; under Meltano, run "
+    "`meltano --log-level=debug run ...` instead"
+)
 
 
 def error_lines(stderr: str) -> list[str]:
