@@ -115,8 +115,10 @@ class BackstoryClient:
     ) -> dict[str, t.Any]:
         """POST ``body`` as JSON and return the JSON object answered, retrying transient
         failures unless ``giveup`` says the caller handles that one itself."""
+        # A redirect is not followed: requests would re-send the POST, which creates a job
+        # (not idempotent), to the new address.
         with call_with_retries(
-            lambda: self.exchange("POST", path, what=what, json=body),
+            lambda: self.exchange("POST", path, what=what, json=body, allow_redirects=False),
             what=what,
             policy=self.policy,
             giveup=giveup,
@@ -139,6 +141,12 @@ class BackstoryClient:
             response = self._send(method, path, token=self.auth.token(), **kwargs)
         if response.status_code >= 300:
             message = server_message(response)
+            if response.is_redirect:
+                location = redaction.redact(response.headers.get("Location", ""))[:200]
+                message = (
+                    f"a redirect to {location!r}, not followed: the tap never re-sends a "
+                    "request that creates an export job to another address. Check api_url"
+                )
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             response.close()
             if response.status_code == 401:

@@ -9,7 +9,8 @@ import typing as t
 import pytest
 
 from fake_backstory import FakeBackstory
-from tap_backstory_contacts.errors import JobCreationUnknownError, JobMismatchError
+from fake_backstory.recorder import RecordingServer
+from tap_backstory_contacts.errors import ApiError, JobCreationUnknownError, JobMismatchError
 from tests.singer_run import run_cli, sync
 
 
@@ -83,3 +84,15 @@ def test_a_status_answer_about_another_job_stops_the_cli_before_any_record(
         state.get("bookmarks", {}).get("enriched_contacts", {}).get("replication_key_value") is None
         for state in result.output.states
     )
+
+
+def test_a_redirected_creation_is_not_sent_again_elsewhere(
+    api: FakeBackstory, config: dict[str, t.Any]
+) -> None:
+    # requests re-sends a POST on a 307/308: a second job, created at another address.
+    with RecordingServer({"job_id": "elsewhere"}) as elsewhere:
+        api.faults.add("create", "redirect", times=5, location=f"{elsewhere.url}/moved")
+        with pytest.raises(ApiError, match=r"HTTP 307: a redirect to '.*/moved', not followed"):
+            sync({**config, "max_retries": 0})
+    assert elsewhere.received == []
+    assert api.count("create") == 1
