@@ -140,21 +140,7 @@ class BackstoryClient:
             logger.info("%s: HTTP 401, token renewed; retry 1 of 1 now", what)
             response = self._send(method, path, token=self.auth.token(), **kwargs)
         if response.status_code >= 300:
-            message = server_message(response)
-            if response.is_redirect:
-                location = redaction.redact(response.headers.get("Location", ""))[:200]
-                message = (
-                    f"a redirect to {location!r}, not followed: the tap never re-sends a "
-                    "request that creates an export job to another address. Check api_url"
-                )
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            response.close()
-            if response.status_code == 401:
-                message += (
-                    " (even with a new token: check that the key is an Object API key "
-                    "that is not paused or revoked)"
-                )
-            raise ApiError(what, response.status_code, message, retry_after)
+            raise _refused(response, what)
         return response
 
     def _post_token_form(self, form: dict[str, str]) -> requests.Response:
@@ -207,6 +193,25 @@ class BackstoryClient:
             with self._sessions_lock:
                 self._sessions.append(session)
         return session
+
+
+def _refused(response: requests.Response, what: str) -> ApiError:
+    """The error for a final answer that is not 2xx (after a token renewal, for a 401)."""
+    message = server_message(response)
+    if response.is_redirect:  # only a POST's: requests follows the others
+        location = redaction.redact(response.headers.get("Location", ""))[:200]
+        message = (
+            f"a redirect to {location!r}, not followed: the tap never re-sends a request "
+            "that creates an export job to another address. Check api_url"
+        )
+    elif response.status_code == 401:
+        message += (
+            " (even with a new token: check that the key is an Object API key that is not "
+            "paused or revoked)"
+        )
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    response.close()
+    return ApiError(what, response.status_code, message, retry_after)
 
 
 def _json_object(response: requests.Response, what: str) -> dict[str, t.Any]:

@@ -68,7 +68,7 @@ PINS: tuple[Pin, ...] = (
     Pin(
         "singer_sdk.streams.core:Stream",
         "_generate_record_messages",
-        "streams.EnrichedContactsStream._generate_record_messages: re-implemented without "
+        "record_messages.FastRecordMessages._generate_record_messages: re-implemented without "
         "the per-record selection walk",
         "(self, record: 'types.Record') -> 't.Generator[singer.RecordMessage, None, None]'",
         "9b5f9fbcdedb7a1a",
