@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import math
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,29 +16,13 @@ from tests.fake_client import (
     INT_FIELDS,
     JOBS,
     WINDOW,
-    authed_session,
     create,
     data,
     parse_csv,
     parse_json,
     run_job,
-    small_fake,
     status,
 )
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBackstory]:
-    """A running fake with small fragments and instant jobs."""
-    with small_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def session(api: FakeBackstory) -> Iterator[requests.Session]:
-    """An authenticated requests session."""
-    with authed_session(api) as sess:
-        yield sess
 
 
 def test_fragments_concatenate_to_expected(api: FakeBackstory, session: requests.Session) -> None:

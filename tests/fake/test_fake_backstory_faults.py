@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -16,30 +15,14 @@ from fake_backstory import KINDS, FakeBackstory
 from tests.fake_client import (
     JOBS,
     WINDOW,
-    authed_session,
     create,
     data,
     get_token,
     parse_csv,
     parse_json,
     run_job,
-    small_fake,
     status,
 )
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBackstory]:
-    """A running fake with small fragments and instant jobs."""
-    with small_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def session(api: FakeBackstory) -> Iterator[requests.Session]:
-    """An authenticated requests session."""
-    with authed_session(api) as sess:
-        yield sess
 
 
 def test_fault_429_with_retry_after(api: FakeBackstory, session: requests.Session) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,23 +21,8 @@ from tests.fake_client import (
     data,
     get_token,
     run_job,
-    small_fake,
     status,
 )
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBackstory]:
-    """A running fake with small fragments and instant jobs."""
-    with small_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def session(api: FakeBackstory) -> Iterator[requests.Session]:
-    """An authenticated requests session."""
-    with authed_session(api) as sess:
-        yield sess
 
 
 def test_token_flow(api: FakeBackstory) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -15,29 +14,13 @@ from fake_backstory import FakeBackstory, FakeConfig, RecordingServer
 from tests.fake_client import (
     JOBS,
     WINDOW,
-    authed_session,
     create,
     data,
     get_token,
     parse_json,
     run_job,
-    small_fake,
     status,
 )
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBackstory]:
-    """A running fake with small fragments and instant jobs."""
-    with small_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def session(api: FakeBackstory) -> Iterator[requests.Session]:
-    """An authenticated requests session."""
-    with authed_session(api) as sess:
-        yield sess
 
 
 @pytest.mark.parametrize("plain", [False, True])
