@@ -200,10 +200,7 @@ def test_a_stopped_backfill_resumes_from_the_last_forwarded_window(
         assert int(loaded) == len(api.expected_records(start.isoformat(), bookmark))
 
         jobs_before = len(api.created_jobs())
-        rerun = [*run, "--force"] if stop == signal.SIGKILL else run
-        done = subprocess.run(
-            rerun, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
-        )
+        done = meltano_run(project, env, *(["--force"] if stop == signal.SIGKILL else []))
         assert done.returncode == 0, done.stderr[-5000:]
         new_jobs = api.created_jobs()[jobs_before:]
         assert new_jobs
@@ -213,6 +210,21 @@ def test_a_stopped_backfill_resumes_from_the_last_forwarded_window(
         expected = len(api.expected_records(start.isoformat(), last.isoformat()))
         rows, keys = psql(f"select count(*), count(distinct contact_key) from {table}").split("|")  # noqa: S608
         assert (int(rows), int(keys)) == (expected, expected)
+
+
+def meltano_run(
+    project: Path, env: dict[str, str], *options: str
+) -> subprocess.CompletedProcess[str]:
+    """`meltano run` of the tap into target-postgres in ``project``, to its end."""
+    return subprocess.run(
+        [meltano_bin(), "run", *options, TAP, "target-postgres"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def user_env(api: FakeBackstory, tmp_path: Path, schema: str, **settings: str) -> dict[str, str]:
@@ -245,15 +257,7 @@ def test_a_date_typo_stops_meltano_run_naming_the_setting(
     2026-13-01 as 2026-01-13. The tap refuses them, as it does when run alone."""
     dates = {"start_date": "2026-01-01", "end_date": "2026-01-31", setting: typo}
     env = user_env(api, tmp_path, schema, **dates)
-    done = subprocess.run(
-        [meltano_bin(), "run", TAP, "target-postgres"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = meltano_run(project, env)
     assert done.returncode != 0
     assert f"{setting}: {typo!r} is not a date in YYYY-MM-DD form" in done.stderr
     assert api.requests == []
@@ -268,15 +272,7 @@ def test_relative_dates_run_under_meltano(
     first, last = today - timedelta(days=30), today - timedelta(days=28)
     api.config.data_last_day = last.isoformat()
     env = user_env(api, tmp_path, schema, start_date="30 days ago", end_date="28 days ago")
-    done = subprocess.run(
-        [meltano_bin(), "run", TAP, "target-postgres"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = meltano_run(project, env)
     assert done.returncode == 0, done.stderr[-5000:]
     jobs = [(job.params["start_date"], job.params["end_date"]) for job in api.created_jobs()]
     assert jobs == [(first.isoformat(), last.isoformat())]
