@@ -63,7 +63,7 @@ class ContactsExport:
             self._client, settings.max_parallel_downloads, settings.max_spool_bytes
         )
         # A signal stops the downloads at once; the end of the sync, whatever it is, too.
-        with downloader, self._shutdown.stopping(downloader.close):
+        with downloader.stopped_by(self._shutdown):
             reader = FragmentReader(
                 self._settings.output_format, self._shaper, downloader.download_again
             )

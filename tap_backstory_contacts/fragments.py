@@ -25,6 +25,7 @@ if t.TYPE_CHECKING:
 
     from tap_backstory_contacts.client import BackstoryClient
     from tap_backstory_contacts.jobs.model import ExportJob
+    from tap_backstory_contacts.shutdown import Shutdown
 
 CHUNK_BYTES = 1 << 20
 # The most an export with no record can weigh: `[]`, a wrapper, or a CSV header row.
@@ -78,6 +79,7 @@ class FragmentDownloader:
         # may have interrupted holding this lock (download_again tracks a response too).
         self._lock = threading.RLock()
         self._submitting = False
+        self._pool_shut = False
 
     def __enter__(self) -> FragmentDownloader:
         return self
@@ -85,17 +87,28 @@ class FragmentDownloader:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def stopped_by(self, shutdown: Shutdown) -> Iterator[None]:
+        """Open while the block runs; ``shutdown``'s signal stops it until it has closed: a
+        signal landing in close() ends the process from there, and must remove the spool."""
+        with shutdown.stopping(self.close), self:
+            yield
+
     def close(self) -> None:
         """Stop at once: queued downloads are dropped, waiting ones wake, and the sockets of
-        running ones are shut, so no thread keeps the process alive; the spool is removed."""
+        running ones are shut, so no thread keeps the process alive; the spool is removed.
+        A signal handler may call it again while it runs (the sync's own end): the second
+        call removes the spool, since the interrupted one will not go on."""
         self._cancel.set()
         with self._lock:
             for response in self._responses:
                 _shut(response)
-        if not self._submitting:
+        # submit() and shutdown() hold the pool's non-reentrant lock: a handler that
+        # interrupted either must not shut the pool again (deadlock); __exit__ or the
+        # interrupted call does it.
+        if not (self._submitting or self._pool_shut):
+            self._pool_shut = True
             self._pool.shutdown(wait=False, cancel_futures=True)
-        # else a signal interrupted submit(), which holds the pool's (non-reentrant) lock:
-        # shutting the pool now would deadlock; __exit__ shuts it once the stack unwinds.
         self._spool.remove()
 
     def fragments(self, job: ExportJob, skip: int = 0) -> Generator[Fragment, None, None]:
