@@ -8,6 +8,10 @@
 #   make generate rewrite every derived file from its one source (scripts/plugin_files.py)
 #   make chaos    a long randomized soak against a hostile fake API (docs/development.md)
 PYTHON ?= python3
+# uv, which Meltano and nox install with, writes no bytecode unless asked; where
+# PYTHONDONTWRITEBYTECODE is set as well (containers, CI), every launch of a plugin then compiles
+# its dependencies from source: target-postgres starts on 3.5 s of CPU instead of 1.1 s.
+export UV_COMPILE_BYTECODE ?= 1
 VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano

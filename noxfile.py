@@ -34,6 +34,9 @@ SKIPPED = (
 )
 
 nox.options.default_venv_backend = "uv|virtualenv"
+# uv writes no bytecode unless asked: with PYTHONDONTWRITEBYTECODE set too, each of the sessions'
+# many tap launches would compile singer-sdk and the rest from source (1.35-2 s instead of 0.8 s).
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["tests-3.12", "tests-3.13", "sdk_latest"]
 
