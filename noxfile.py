@@ -1,9 +1,9 @@
 """Unit and behaviour tests on each supported Python, and on the newest singer-sdk allowed.
 
-`make test` runs the whole suite (end to end too) in .venv on Python 3.11 and, alongside it, the
-sessions tests-3.12, tests-3.13 and sdk_latest one after the other. Sessions skip the
-end-to-end, packaging, benchmark and project-convention tests, which do not depend on the
-interpreter and take most of the time.
+`make test` runs the slow tests (end to end, packaging, benchmarks: marked in tests/conftest.py)
+in .venv on Python 3.11 and, alongside them, the other tests in .venv and then the sessions
+tests-3.12, tests-3.13, sdk_latest and dagster one after the other. Sessions skip the slow tests,
+which do not depend on the interpreter.
 
     .venv/bin/nox -l          # the sessions
     .venv/bin/nox -s tests-3.13
@@ -23,15 +23,6 @@ from packaging.version import Version
 
 PYTHONS = ("3.11", "3.12", "3.13")
 ROOT = Path(__file__).resolve().parent
-SKIPPED = (
-    "tests/e2e",
-    "tests/test_packaging.py",
-    "tests/test_benchmarks.py",
-    # Runs the pre-commit hooks (mypy among them) on the checkout: once, in the main suite.
-    "tests/test_project_conventions.py",
-    # test_chaos.py: its fixed budget runs once, in .venv (its regressions run here too).
-    "tests/test_chaos.py",
-)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 # uv writes no bytecode unless asked: with PYTHONDONTWRITEBYTECODE set too, each of the sessions'
@@ -106,10 +97,11 @@ def lowest_sdk() -> str:
 
 
 def run_tests(session: nox.Session) -> None:
-    ignores = [f"--ignore={path}" for path in SKIPPED]
     # A temporary folder of its own: `make test` runs the main suite at the same time.
     basetemp = f"--basetemp={session.create_tmp()}/pytest"
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", basetemp, *ignores)
+    session.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", basetemp, "-m", "not slow"
+    )
 
 
 put_pyenv_interpreters_on_path()

@@ -14,6 +14,17 @@ from tap_backstory_contacts import clock, redaction
 START = "2026-01-01"
 END = "2026-01-10"
 PACKAGES = ("tap_backstory_contacts", "fake_backstory", "local_postgres")
+# Marked slow: they do not depend on the interpreter and take most of the time, so they run
+# once, on .venv's Python (`make test`'s first lane); the rest runs on every Python. The
+# chaos harness's fixed budget is here too (its regressions run everywhere), and the project
+# conventions, which run the pre-commit hooks (mypy among them) on the checkout.
+SLOW = (
+    "tests/e2e/",
+    "tests/test_packaging.py",
+    "tests/test_benchmarks.py",
+    "tests/test_project_conventions.py",
+    "tests/test_chaos.py",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,6 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
     for package in PACKAGES:
         compileall.compile_dir(config.rootpath / package, quiet=1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

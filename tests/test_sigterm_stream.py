@@ -75,7 +75,9 @@ def test_sigterm_while_the_target_reads_slowly_keeps_every_line_whole(
         received = read_slowly(process.stdout, time.monotonic() + delay)
         process.send_signal(signal.SIGTERM)  # the tap is now blocked writing to a full pipe
         terminated = time.monotonic()
-        received += read_slowly(process.stdout, terminated + 60)
+        # Still slow after the signal, but bigger reads: on a loaded machine 512-byte reads
+        # could not take the last messages within the tap's 5 s grace (FINAL_WRITE_SECONDS).
+        received += read_slowly(process.stdout, terminated + 60, chunk=8192)
         process.wait(timeout=60)
     assert process.returncode == TERMINATED
     assert time.monotonic() - terminated < FINAL_WRITE_SECONDS + 5
