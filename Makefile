@@ -82,6 +82,7 @@ slow-tests: venv meltano-venv actionlint
 
 # A temporary folder of its own (and no cache writes): slow-tests runs at the same time.
 fast-tests: venv meltano-venv
+	mkdir -p .nox
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest -m 'not slow' -p no:cacheprovider \
 		--basetemp=$(CURDIR)/.nox/fast-tests
 	$(if $(NOX_SESSIONS),$(MAKE) --no-print-directory nox)
