@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import (
     TapCapabilities,
 )
 from singer_sdk.plugin_base import JSONSchemaValidator
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
@@ -115,8 +116,13 @@ class TapBackstoryContacts(Tap):
         self.shutdown.terminate(
             signum,
             writer if isinstance(writer, StateFlushingWriter) else None,
-            lambda: self.state_writer.write_state(self.state),
+            self.write_final_state,
         )
+
+    def write_final_state(self) -> None:
+        """The state, also when unchanged since the last STATE (the SDK's state writer would
+        skip it): records may have followed that one, and the stream ends with the state."""
+        self.message_writer.write_message(StateMessage(value=self.state))
 
     @override
     @classmethod
