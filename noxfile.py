@@ -97,7 +97,7 @@ def lowest_sdk() -> str:
 
 
 def run_tests(session: nox.Session) -> None:
-    # A temporary folder of its own: `make test` runs the main suite at the same time.
+    # A temporary folder of its own: `make test` runs the slow tests at the same time.
     basetemp = f"--basetemp={session.create_tmp()}/pytest"
     session.run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", basetemp, "-m", "not slow"

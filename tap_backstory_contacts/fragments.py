@@ -104,8 +104,8 @@ class FragmentDownloader:
             for response in self._responses:
                 _shut(response)
         # submit() and shutdown() hold the pool's non-reentrant lock: a handler that
-        # interrupted either must not shut the pool again (deadlock); __exit__ or the
-        # interrupted call does it.
+        # interrupted either must not shut the pool again (deadlock). The cancel flag ends
+        # whatever the pool still runs or starts.
         if not (self._submitting or self._pool_shut):
             self._pool_shut = True
             self._pool.shutdown(wait=False, cancel_futures=True)
