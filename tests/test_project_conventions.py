@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -157,9 +158,13 @@ def test_pre_commit_hooks_are_local_and_pass_offline(tmp_path: Path) -> None:
 
 
 def test_pre_commit_ruff_hook_fails_on_a_lint_error(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.py"
-    bad.write_text("import os\n", encoding="utf-8")
     home = str(tmp_path / "pre-commit-home")
-    done = run(tool("pre-commit"), "run", "ruff-check", "--files", str(bad), PRE_COMMIT_HOME=home)
+    # Not under tmp_path: `make test` puts that under .nox/, which ruff's --force-exclude skips.
+    with tempfile.TemporaryDirectory() as folder:
+        bad = Path(folder) / "bad.py"
+        bad.write_text("import os\n", encoding="utf-8")
+        done = run(
+            tool("pre-commit"), "run", "ruff-check", "--files", str(bad), PRE_COMMIT_HOME=home
+        )
     assert done.returncode != 0
     assert "F401" in done.stdout
