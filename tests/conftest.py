@@ -15,11 +15,13 @@ START = "2026-01-01"
 END = "2026-01-10"
 PACKAGES = ("tap_backstory_contacts", "fake_backstory", "local_postgres")
 # Marked slow: they do not depend on the interpreter and take most of the time, so they run
-# once, on .venv's Python (`make test`'s first lane); the rest runs on every Python. The
+# once, on .venv's Python; the rest runs on every Python (the nox sessions deselect them). The
 # chaos harness's fixed budget is here too (its regressions run everywhere), and the project
-# conventions, which run the pre-commit hooks (mypy among them) on the checkout.
+# conventions, which run the pre-commit hooks (mypy among them) on the checkout. The end-to-end
+# ones are also marked e2e: `make test` runs them in a lane of their own.
+E2E = "tests/e2e/"
 SLOW = (
-    "tests/e2e/",
+    E2E,
     "tests/test_packaging.py",
     "tests/test_benchmarks.py",
     "tests/test_project_conventions.py",
@@ -40,6 +42,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+        if item.nodeid.startswith(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)
