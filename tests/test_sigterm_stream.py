@@ -37,12 +37,12 @@ def start(tmp_path: Path, api: FakeBackstory) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def read_slowly(stream: t.IO[bytes], until: float, chunk: int = 512) -> bytes:
-    """What a slow target reads: small reads with pauses, until EOF or ``until``."""
+def read_slowly(stream: t.IO[bytes], until: float) -> bytes:
+    """What a slow target reads: 512-byte reads with pauses, until EOF or ``until``."""
     got = bytearray()
     fd = stream.fileno()
     while time.monotonic() < until:
-        data = os.read(fd, chunk)
+        data = os.read(fd, 512)
         if not data:
             break
         got += data
